@@ -1,0 +1,320 @@
+"""Async KuCoin REST client: one connection pool, many users' credentials.
+
+One :class:`KucoinClient` per process (or per event loop: an ``httpx.AsyncClient`` must not
+cross loops or forks) serves every user; credentials travel with each call and are only
+used to sign that request. Every call has a timeout, retryable failures (timeouts, 5xx,
+429) are retried with full-jitter backoff via
+:func:`~cryptotrack.exchanges.retry.call_with_retries`, and every failure leaves as a typed
+:class:`~cryptotrack.exchanges.errors.UpstreamError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Literal, Self
+from urllib.parse import quote
+
+import httpx
+
+from cryptotrack.exchanges.errors import (
+    UpstreamBadResponse,
+    UpstreamError,
+    UpstreamInvalidCredentials,
+    UpstreamPermissionDenied,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from cryptotrack.exchanges.kucoin.errors import (
+    SUCCESS_CODE,
+    KucoinTimestampError,
+    error_from_response,
+)
+from cryptotrack.exchanges.kucoin.models import (
+    ApiKeyInfo,
+    FuturesPosition,
+    KeyAssessment,
+    SpotAccount,
+    assess_api_key,
+    parse_api_key_info,
+    parse_position,
+    parse_positions,
+    parse_server_time_ms,
+    parse_spot_accounts,
+)
+from cryptotrack.exchanges.kucoin.signing import KucoinCredentials, signed_headers
+from cryptotrack.exchanges.retry import call_with_retries
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SPOT_URL = "https://api.kucoin.com"
+DEFAULT_FUTURES_URL = "https://api-futures.kucoin.com"
+
+Base = Literal["spot", "futures"]
+
+_MISSING: Any = object()  # "the success envelope had no data key"
+
+
+class KucoinClient:
+    """KuCoin spot + futures REST calls used by cryptotrack.
+
+    ``spot_url`` / ``futures_url`` are base URLs without a trailing path (both may point at
+    one simulator). ``timeout`` bounds each attempt (connect, read, write and pool wait);
+    ``max_attempts`` bounds the attempts of one call. Pass ``http_client`` to share a pool
+    you own (it is then not closed by :meth:`aclose`); otherwise the client builds one with
+    ``max_connections``. Use ``async with KucoinClient(...) as client:`` or call
+    :meth:`aclose`.
+    """
+
+    def __init__(
+        self,
+        *,
+        spot_url: str = DEFAULT_SPOT_URL,
+        futures_url: str = DEFAULT_FUTURES_URL,
+        timeout: float = 10.0,
+        max_attempts: int = 3,
+        base_delay: float = 0.2,
+        max_delay: float = 5.0,
+        http_client: httpx.AsyncClient | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        if timeout <= 0 or max_attempts < 1:
+            raise ValueError("timeout must be > 0 and max_attempts >= 1")
+        self._bases: dict[Base, str] = {
+            "spot": spot_url.rstrip("/"),
+            "futures": futures_url.rstrip("/"),
+        }
+        self._timeout = httpx.Timeout(timeout)
+        self._timeout_seconds = timeout
+        self.max_attempts = max_attempts
+        self._base_delay = base_delay
+        self._max_delay = max_delay
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=self._timeout,
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            headers={"User-Agent": "cryptotrack-kucoin/1"},
+        )
+        self._clock_offset_ms = 0
+        self._clock_generation = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the connection pool if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- clock -------------------------------------------------------------------------
+
+    @property
+    def clock_offset_ms(self) -> int:
+        """KuCoin's clock minus ours, in ms, as last measured (0 until :meth:`sync_clock`)."""
+        return self._clock_offset_ms
+
+    def now_ms(self) -> int:
+        """Our estimate of KuCoin's clock, in epoch ms: what KC-API-TIMESTAMP is signed with."""
+        return int(time.time() * 1000) + self._clock_offset_ms
+
+    async def server_time_ms(self, *, base: Base = "spot") -> int:
+        """KuCoin's clock (``GET /api/v1/timestamp`` on the spot or futures host), epoch ms."""
+        data = await self._call(base, "/api/v1/timestamp")
+        return parse_server_time_ms(None if data is _MISSING else data)
+
+    async def server_time(self, *, base: Base = "spot") -> datetime:
+        """KuCoin's clock as an aware UTC datetime."""
+        return datetime.fromtimestamp(await self.server_time_ms(base=base) / 1000, tz=UTC)
+
+    async def sync_clock(self, *, base: Base = "spot") -> int:
+        """Measure and adopt the offset to KuCoin's clock; return it in ms.
+
+        The offset is taken against the midpoint of the round trip, so network latency
+        does not bias it. Private calls are signed with the corrected time afterwards.
+        """
+        before = time.time()
+        server_ms = await self.server_time_ms(base=base)
+        after = time.time()
+        self._clock_offset_ms = server_ms - int((before + after) / 2 * 1000)
+        self._clock_generation += 1
+        return self._clock_offset_ms
+
+    # -- private calls -----------------------------------------------------------------
+
+    async def futures_positions(
+        self, credentials: KucoinCredentials, *, currency: str | None = None
+    ) -> list[FuturesPosition]:
+        """All open futures positions of the key (``GET /api/v1/positions``, futures host).
+
+        ``currency`` filters by settlement currency (e.g. ``USDT``). Closed or zeroed
+        entries are dropped; an answer without ``data`` means no positions.
+        """
+        params = {"currency": currency} if currency else None
+        data = await self._call("futures", "/api/v1/positions", params, credentials)
+        return parse_positions(None if data is _MISSING else data)
+
+    async def futures_position(
+        self, credentials: KucoinCredentials, symbol: str
+    ) -> FuturesPosition | None:
+        """The key's position in one contract (``GET /api/v1/position?symbol=``), or None.
+
+        KuCoin answers a zeroed object (or no ``data``) when there is no position; both
+        come back as None.
+        """
+        if not symbol:
+            raise ValueError("symbol is required")
+        data = await self._call("futures", "/api/v1/position", {"symbol": symbol}, credentials)
+        if data is _MISSING or data is None:
+            return None
+        return parse_position(data)
+
+    async def spot_accounts(
+        self,
+        credentials: KucoinCredentials,
+        *,
+        currency: str | None = None,
+        account_type: str | None = None,
+    ) -> list[SpotAccount]:
+        """The key's spot-side accounts (``GET /api/v1/accounts``, spot host)."""
+        params = {k: v for k, v in (("currency", currency), ("type", account_type)) if v}
+        data = await self._call("spot", "/api/v1/accounts", params or None, credentials)
+        return parse_spot_accounts(None if data is _MISSING else data)
+
+    async def api_key_info(self, credentials: KucoinCredentials) -> ApiKeyInfo:
+        """KuCoin's description of the key itself (``GET /api/v1/user/api-key``)."""
+        data = await self._call("spot", "/api/v1/user/api-key", None, credentials)
+        if data is _MISSING:
+            raise UpstreamBadResponse("KuCoin answered the api-key info without data", status=200)
+        return parse_api_key_info(data)
+
+    async def check_credentials(self, credentials: KucoinCredentials) -> KeyAssessment:
+        """Check a key without raising: ``valid``, ``invalid``, ``insufficient_permission``
+        or ``unverified`` (KuCoin unreachable, rate limited, clock trouble), with KuCoin's
+        message and warnings about trade/transfer permissions (see :func:`assess_api_key`).
+        """
+        try:
+            info = await self.api_key_info(credentials)
+        except UpstreamInvalidCredentials as exc:
+            return KeyAssessment("invalid", f"KuCoin rejected the credentials: {exc.message}")
+        except UpstreamPermissionDenied as exc:
+            return KeyAssessment("insufficient_permission", f"KuCoin refused: {exc.message}")
+        except UpstreamError as exc:
+            return KeyAssessment("unverified", f"KuCoin could not check the key: {exc.message}")
+        return assess_api_key(info)
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    async def _call(
+        self,
+        base: Base,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        credentials: KucoinCredentials | None = None,
+    ) -> Any:
+        where = f"GET {path}"
+
+        async def attempt() -> Any:
+            generation = self._clock_generation
+            try:
+                return await self._send(base, path, params, credentials)
+            except KucoinTimestampError:
+                if credentials is None:
+                    raise
+                # Another call may already have resynced since we signed; reuse its offset.
+                if generation == self._clock_generation:
+                    offset = await self.sync_clock(base=base)
+                    logger.warning(
+                        "KuCoin rejected KC-API-TIMESTAMP on %s; clock offset now %d ms",
+                        where,
+                        offset,
+                    )
+                return await self._send(base, path, params, credentials)
+
+        async def on_retry(exc: UpstreamError) -> None:
+            logger.info("Retrying KuCoin %s after %s (%s)", where, exc.kind, exc.code or "-")
+
+        return await call_with_retries(
+            attempt,
+            max_attempts=self.max_attempts,
+            base_delay=self._base_delay,
+            max_delay=self._max_delay,
+            on_retry=on_retry,
+        )
+
+    async def _send(
+        self,
+        base: Base,
+        path: str,
+        params: Mapping[str, str] | None,
+        credentials: KucoinCredentials | None,
+    ) -> Any:
+        # KuCoin signs the query as sent but un-encoded; our values are plain tokens, and
+        # the encoded URL is built from the same ordered pairs.
+        raw_query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
+        encoded_query = "&".join(
+            f"{quote(k, safe='')}={quote(str(v), safe='')}" for k, v in (params or {}).items()
+        )
+        url = self._bases[base] + path + (f"?{encoded_query}" if encoded_query else "")
+        headers = {"Accept": "application/json"}
+        if credentials is not None:
+            headers.update(
+                signed_headers(
+                    credentials,
+                    method="GET",
+                    path_and_query=path + (f"?{raw_query}" if raw_query else ""),
+                    timestamp_ms=self.now_ms(),
+                )
+            )
+        where = f"GET {path}"
+        try:
+            response = await self._http.get(url, headers=headers, timeout=self._timeout)
+        except httpx.TimeoutException as exc:
+            # from None: the httpx error holds the request, headers and signature included.
+            raise UpstreamTimeout(
+                f"KuCoin did not answer {where} within {self._timeout_seconds} s "
+                f"({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"KuCoin {where} failed: {type(exc).__name__}: {exc}"
+            ) from None
+        return _unwrap(response, where)
+
+
+def _unwrap(response: httpx.Response, where: str) -> Any:
+    """The envelope's ``data`` (``_MISSING`` when absent), or the typed error it means."""
+    status = response.status_code
+    try:
+        body = json.loads(response.content, parse_float=Decimal)
+    except ValueError:  # includes UnicodeDecodeError
+        body = None
+    envelope = body if isinstance(body, dict) else None
+    code = str(envelope["code"]) if envelope is not None and "code" in envelope else None
+
+    ok = 200 <= status < 300
+    if ok and code == SUCCESS_CODE and envelope is not None:
+        return envelope.get("data", _MISSING)
+    if ok and code is None:
+        what = "is not JSON" if body is None else "has no KuCoin envelope"
+        raise UpstreamBadResponse(f"KuCoin answer to {where} {what}", status=status)
+    if status < 200 or 300 <= status < 400:
+        raise UpstreamBadResponse(f"KuCoin answered {where} with HTTP {status}", status=status)
+    message = envelope.get("msg") if envelope is not None else None
+    raise error_from_response(
+        status=status,
+        code=code,
+        message=str(message) if message is not None else None,
+        headers=response.headers,
+        where=where,
+    )
