@@ -1,0 +1,294 @@
+"""HTTP API of accounts: signup, tokens, the current user, API keys, KuCoin credentials.
+
+Each view parses input with its own InputSerializer, calls one service, and shapes the
+answer with an OutputSerializer (the contract, and what the OpenAPI schema shows).
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from django.contrib.auth import password_validation
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cryptotrack.accounts import api_keys, services, tokens
+from cryptotrack.accounts.authentication import current_user
+from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
+from cryptotrack.core.pagination import PageNumberPagination
+from cryptotrack.core.throttling import IpScopedRateThrottle
+from cryptotrack.exchanges.kucoin import KucoinCredentials
+
+_PRINTABLE = set(string.printable) - set(string.whitespace)
+
+
+class CredentialField(serializers.CharField):
+    """A credential as the exchange issued it: a JSON string of printable, non-space characters."""
+
+    def __init__(self, *, min_length: int, **kwargs: Any) -> None:
+        super().__init__(min_length=min_length, max_length=128, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        if not set(data) <= _PRINTABLE:
+            raise serializers.ValidationError("Must be printable characters without spaces.")
+        return super().to_internal_value(data)
+
+
+class KucoinCredentialsInput(serializers.Serializer[Any]):
+    """KuCoin API key, secret and passphrase as created on kucoin.com (API Management)."""
+
+    api_key = CredentialField(min_length=8)
+    api_secret = CredentialField(min_length=8, write_only=True)
+    api_passphrase = CredentialField(min_length=1, write_only=True)
+
+    def to_credentials(self) -> KucoinCredentials:
+        return KucoinCredentials(**self.validated_data)
+
+
+class ExchangeAccountOutput(serializers.ModelSerializer[ExchangeAccount]):
+    """What we say about stored credentials: a hint of the key and the check's verdict."""
+
+    api_key_hint = serializers.SerializerMethodField()
+    message = serializers.CharField(source="status_message")
+
+    class Meta:
+        model = ExchangeAccount
+        fields = [
+            "exchange",
+            "api_key_hint",
+            "status",
+            "message",
+            "warnings",
+            "permissions",
+            "checked_at",
+        ]
+
+    def get_api_key_hint(self, account: ExchangeAccount) -> str:
+        return f"…{account.api_key_hint}"
+
+
+class UserOutput(serializers.ModelSerializer[User]):
+    kucoin = serializers.SerializerMethodField()
+    exchange_accounts = ExchangeAccountOutput(many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "name", "username", "email", "date_joined", "kucoin", "exchange_accounts"]
+
+    @extend_schema_field(ExchangeAccountOutput(allow_null=True))
+    def get_kucoin(self, user: User) -> dict[str, Any] | None:
+        account = next(
+            (
+                a
+                for a in user.exchange_accounts.all()
+                if a.exchange == ExchangeAccount.Exchange.KUCOIN
+            ),
+            None,
+        )
+        return ExchangeAccountOutput(account).data if account else None
+
+
+def _user_with_accounts(user: User) -> User:
+    return User.objects.prefetch_related("exchange_accounts").get(pk=user.pk)
+
+
+class SignupApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [IpScopedRateThrottle]
+    throttle_scope = "signup"
+
+    class InputSerializer(serializers.Serializer[Any]):
+        name = serializers.CharField(max_length=150)
+        username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
+        password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
+        email = serializers.EmailField(required=False, allow_blank=True, default="")
+        kucoin = KucoinCredentialsInput(required=False, allow_null=True)
+
+        def validate_username(self, value: str) -> str:
+            if User.objects.filter(username__iexact=value).exists():
+                raise serializers.ValidationError("This username is taken.")
+            return value
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            candidate = User(username=attrs["username"], name=attrs["name"], email=attrs["email"])
+            try:
+                password_validation.validate_password(attrs["password"], user=candidate)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError({"password": list(exc.messages)}) from exc
+            return attrs
+
+    @extend_schema(
+        operation_id="auth_signup",
+        tags=["auth"],
+        request=InputSerializer,
+        responses={201: UserOutput},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        kucoin_input = data.get("kucoin")
+        user = services.signup(
+            name=data["name"],
+            username=data["username"],
+            password=data["password"],
+            email=data["email"],
+            kucoin_credentials=KucoinCredentials(**kucoin_input) if kucoin_input else None,
+        )
+        return Response(UserOutput(_user_with_accounts(user)).data, status=status.HTTP_201_CREATED)
+
+
+class TokenPairOutput(serializers.Serializer[Any]):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class RefreshInput(serializers.Serializer[Any]):
+    refresh = serializers.CharField()
+
+
+class TokenObtainApi(APIView):
+    permission_classes = [AllowAny]
+    throttle_classes = [IpScopedRateThrottle]
+    throttle_scope = "login"
+
+    class InputSerializer(serializers.Serializer[Any]):
+        username = serializers.CharField(max_length=150)
+        password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+    @extend_schema(
+        operation_id="auth_token",
+        tags=["auth"],
+        request=InputSerializer,
+        responses={200: TokenPairOutput},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = tokens.obtain_tokens(
+            request=request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+            ip_address=request.META.get("REMOTE_ADDR") or "0.0.0.0",  # noqa: S104
+        )
+        return Response(TokenPairOutput(pair).data)
+
+
+class TokenRefreshApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_token_refresh",
+        tags=["auth"],
+        request=RefreshInput,
+        responses={200: TokenPairOutput},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        pair = tokens.refresh_tokens(refresh=serializer.validated_data["refresh"])
+        return Response(TokenPairOutput(pair).data)
+
+
+class LogoutApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_logout",
+        tags=["auth"],
+        request=RefreshInput,
+        responses={205: None},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = RefreshInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tokens.logout(refresh=serializer.validated_data["refresh"])
+        return Response(status=status.HTTP_205_RESET_CONTENT)
+
+
+class MeApi(APIView):
+    @extend_schema(operation_id="me", tags=["auth"], responses={200: UserOutput})
+    def get(self, request: Request) -> Response:
+        return Response(UserOutput(_user_with_accounts(current_user(request))).data)
+
+
+class KucoinCredentialsApi(APIView):
+    @extend_schema(
+        operation_id="me_kucoin_replace",
+        tags=["auth"],
+        request=KucoinCredentialsInput,
+        responses={200: ExchangeAccountOutput},
+    )
+    def put(self, request: Request) -> Response:
+        serializer = KucoinCredentialsInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = services.exchange_account_replace(
+            user=current_user(request),
+            credentials=serializer.to_credentials(),
+        )
+        return Response(ExchangeAccountOutput(account).data)
+
+
+class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at"]
+
+
+class CreatedApiKeyOutput(ApiKeyOutput):
+    key = serializers.CharField(help_text="The key itself: shown only in this answer.")
+
+    class Meta(ApiKeyOutput.Meta):
+        fields = [*ApiKeyOutput.Meta.fields, "key"]
+
+
+class ApiKeyListApi(APIView):
+    pagination_class = PageNumberPagination
+
+    class InputSerializer(serializers.Serializer[Any]):
+        name = serializers.CharField(max_length=100)
+
+    @extend_schema(
+        operation_id="me_api_keys_list", tags=["auth"], responses={200: ApiKeyOutput(many=True)}
+    )
+    def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            api_keys.api_key_list(user=current_user(request)), request, view=self
+        )
+        return paginator.get_paginated_response(ApiKeyOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="me_api_keys_create",
+        tags=["auth"],
+        request=InputSerializer,
+        responses={201: CreatedApiKeyOutput},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        created = api_keys.api_key_create(
+            user=current_user(request), name=serializer.validated_data["name"]
+        )
+        data = {**ApiKeyOutput(created.api_key).data, "key": created.plaintext}
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailApi(APIView):
+    @extend_schema(operation_id="me_api_keys_revoke", tags=["auth"], responses={204: None})
+    def delete(self, request: Request, key_id: int) -> Response:
+        api_keys.api_key_revoke(user=current_user(request), key_id=key_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

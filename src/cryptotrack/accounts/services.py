@@ -1,0 +1,170 @@
+"""What the accounts app does: sign up, store and check exchange credentials.
+
+Plain functions with keyword-only arguments; views call them, they call models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.db import transaction
+from django.utils import timezone
+
+from cryptotrack.accounts.models import ExchangeAccount, User
+from cryptotrack.accounts.signals import exchange_credentials_checked
+from cryptotrack.core import crypto
+from cryptotrack.exchanges import kucoin
+from cryptotrack.exchanges.errors import (
+    UpstreamError,
+    UpstreamInvalidCredentials,
+    UpstreamPermissionDenied,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CredentialsCheck:
+    """The outcome of asking the exchange about a key."""
+
+    status: str
+    message: str
+    warnings: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
+
+
+def key_hint(api_key: str) -> str:
+    """The last four characters of a key: enough to recognise it, useless to an attacker."""
+    return api_key[-4:]
+
+
+@transaction.atomic
+def user_create(*, name: str, username: str, password: str, email: str = "") -> User:
+    """Create a user with a hashed (Argon2) password that passed Django's validators."""
+    user = User(name=name, username=username, email=email)
+    validate_password(password, user=user)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    return user
+
+
+def signup(
+    *,
+    name: str,
+    username: str,
+    password: str,
+    email: str = "",
+    kucoin_credentials: kucoin.KucoinCredentials | None = None,
+) -> User:
+    """Create the user and, when given, store their KuCoin credentials and check them.
+
+    The check never blocks signup: a rejected or unreachable key is stored all the same
+    and its status says so.
+    """
+    with transaction.atomic():
+        user = user_create(name=name, username=username, password=password, email=email)
+        account = (
+            exchange_account_store(user=user, credentials=kucoin_credentials)
+            if kucoin_credentials is not None
+            else None
+        )
+    if account is not None:
+        exchange_account_check(account=account)
+    return user
+
+
+def exchange_account_store(*, user: User, credentials: kucoin.KucoinCredentials) -> ExchangeAccount:
+    """Store (or replace) the user's KuCoin credentials, encrypted, status ``unverified``."""
+    account, _ = ExchangeAccount.objects.update_or_create(
+        user=user,
+        exchange=ExchangeAccount.Exchange.KUCOIN,
+        defaults={
+            "api_key_encrypted": crypto.encrypt(credentials.api_key),
+            "api_secret_encrypted": crypto.encrypt(credentials.api_secret),
+            "api_passphrase_encrypted": crypto.encrypt(credentials.api_passphrase),
+            "api_key_hint": key_hint(credentials.api_key),
+            "status": ExchangeAccount.Status.UNVERIFIED,
+            "status_message": "Not checked yet.",
+            "warnings": [],
+            "permissions": [],
+            "checked_at": None,
+        },
+    )
+    return account
+
+
+def exchange_account_replace(
+    *, user: User, credentials: kucoin.KucoinCredentials
+) -> ExchangeAccount:
+    """Replace the user's KuCoin credentials and check the new ones (``PUT /me/kucoin``)."""
+    account = exchange_account_store(user=user, credentials=credentials)
+    return exchange_account_check(account=account)
+
+
+def exchange_account_credentials(*, account: ExchangeAccount) -> kucoin.KucoinCredentials:
+    """Decrypt the account's credentials for one request. Never store or log the result."""
+    return kucoin.KucoinCredentials(
+        api_key=crypto.decrypt(account.api_key_encrypted),
+        api_secret=crypto.decrypt(account.api_secret_encrypted),
+        api_passphrase=crypto.decrypt(account.api_passphrase_encrypted),
+    )
+
+
+def exchange_account_check(*, account: ExchangeAccount) -> ExchangeAccount:
+    """Ask KuCoin about the key, record the verdict, and tell listeners (tracking)."""
+    result = asyncio.run(_check_kucoin(exchange_account_credentials(account=account)))
+    account.status = result.status
+    account.status_message = result.message
+    account.warnings = list(result.warnings)
+    account.permissions = list(result.permissions)
+    account.checked_at = timezone.now()
+    account.save(
+        update_fields=[
+            "status",
+            "status_message",
+            "warnings",
+            "permissions",
+            "checked_at",
+            "updated_at",
+        ]
+    )
+    exchange_credentials_checked.send(sender=ExchangeAccount, account=account)
+    return account
+
+
+async def _check_kucoin(credentials: kucoin.KucoinCredentials) -> CredentialsCheck:
+    async with kucoin.KucoinClient(
+        spot_url=settings.KUCOIN_SPOT_URL,
+        futures_url=settings.KUCOIN_FUTURES_URL,
+        timeout=settings.KUCOIN_CHECK_TIMEOUT_SECONDS,
+        max_attempts=1,
+    ) as client:
+        try:
+            info = await client.api_key_info(credentials)
+        except UpstreamInvalidCredentials as exc:
+            return CredentialsCheck(
+                ExchangeAccount.Status.INVALID, f"KuCoin rejected the key: {exc.message}"
+            )
+        except UpstreamPermissionDenied as exc:
+            return CredentialsCheck(
+                ExchangeAccount.Status.INSUFFICIENT_PERMISSION,
+                f"KuCoin refused the key: {exc.message}",
+            )
+        except UpstreamError as exc:
+            logger.info("KuCoin credentials check inconclusive: %s", exc.kind)
+            return CredentialsCheck(
+                ExchangeAccount.Status.UNVERIFIED,
+                f"KuCoin could not be asked ({exc.kind}); the key is kept and checked again later.",
+            )
+    verdict = kucoin.assess_api_key(info)
+    return CredentialsCheck(
+        status=verdict.status,
+        message=verdict.message,
+        warnings=tuple(verdict.warnings),
+        permissions=tuple(info.permissions),
+    )

@@ -1,0 +1,87 @@
+"""Sign-in, token refresh and logout (SimpleJWT with rotation and a blacklist)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import update_last_login
+from django.http import HttpRequest
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from cryptotrack.accounts import lockout
+from cryptotrack.accounts.models import User
+from cryptotrack.core.exceptions import ApplicationError
+
+# One message for an unknown user and a wrong password, so neither can be told apart.
+BAD_CREDENTIALS = "No active account found with the given username and password."
+
+
+class LoginLocked(ApplicationError):
+    status = 429
+    code = "login_locked"
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+
+
+def _pair(refresh: RefreshToken) -> TokenPair:
+    return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
+
+
+def obtain_tokens(
+    *, request: HttpRequest, username: str, password: str, ip_address: str
+) -> TokenPair:
+    """Check the password (with lockout) and issue an access + refresh pair."""
+    wait = lockout.seconds_locked(username=username, ip_address=ip_address)
+    if wait:
+        raise LoginLocked(
+            f"Too many failed sign-ins; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+            extra={"retry_after": wait},
+        )
+    # ModelBackend hashes the password even for unknown users, so both take as long.
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        lockout.record_failure(username=username, ip_address=ip_address)
+        raise AuthenticationFailed(BAD_CREDENTIALS, code="bad_credentials")
+    lockout.clear_failures(username=username, ip_address=ip_address)
+    update_last_login(None, user)  # type: ignore[arg-type]
+    return _pair(RefreshToken.for_user(user))
+
+
+def refresh_tokens(*, refresh: str) -> TokenPair:
+    """Rotate: a new pair for a live refresh token, which is blacklisted from now on."""
+    try:
+        old = RefreshToken(refresh)  # type: ignore[arg-type]
+        old.check_blacklist()
+        user_id = old.payload.get(jwt_settings.USER_ID_CLAIM)
+        old.blacklist()
+    except TokenError as exc:
+        raise AuthenticationFailed(
+            f"Refresh token rejected: {exc}", code="token_not_valid"
+        ) from exc
+    user = User.objects.filter(pk=str(user_id), is_active=True).first()
+    if user is None:
+        raise AuthenticationFailed(
+            "The account of this token no longer exists.", code="token_not_valid"
+        )
+    return _pair(RefreshToken.for_user(user))
+
+
+def logout(*, refresh: str) -> None:
+    """Blacklist the refresh token: it can no longer be used to get access tokens."""
+    try:
+        token = RefreshToken(refresh)  # type: ignore[arg-type]
+        token.check_blacklist()
+        token.blacklist()
+    except TokenError as exc:
+        raise AuthenticationFailed(
+            f"Refresh token rejected: {exc}", code="token_not_valid"
+        ) from exc

@@ -1,0 +1,95 @@
+"""One place that turns every error into the JSON shape of API.md.
+
+``{"detail": "human sentence", "code": "machine_code"}`` plus ``"errors": {field: [...]}``
+for validation failures. DRF's own exceptions, Django's ``Http404``/``PermissionDenied``/
+``ValidationError`` and our ``ApplicationError`` all come through here, and the plain
+Django handlers below give the same shape for URLs no view matched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from cryptotrack.core.exceptions import ApplicationError
+
+_VALIDATION_DETAIL = "The request is invalid: see `errors` for what to fix."
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's EXCEPTION_HANDLER: every error answered as ``{"detail", "code"[, "errors"]}``."""
+    if isinstance(exc, ApplicationError):
+        body = {"detail": exc.message, "code": exc.code, **exc.extra}
+        return Response(body, status=exc.status, headers=exc.headers)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django answers 500 through handler500 below
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = {
+            "detail": _VALIDATION_DETAIL,
+            "code": "invalid",
+            "errors": _field_errors(exc.detail),
+        }
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        code = detail.code if isinstance(detail, exceptions.ErrorDetail) else exc.default_code
+        response.data = {"detail": str(detail), "code": code}
+        wait = getattr(exc, "wait", None)
+        if isinstance(exc, exceptions.Throttled) and wait is not None:
+            response.data["retry_after"] = int(wait) + 1
+    return response
+
+
+def _field_errors(detail: Any) -> dict[str, Any]:
+    """A ValidationError's detail as ``{field: [messages]}``; others go to ``non_field_errors``."""
+    if isinstance(detail, dict):
+        return {key: _messages(value) for key, value in detail.items()}
+    return {"non_field_errors": _messages(detail)}
+
+
+def _messages(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _messages(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        if all(isinstance(item, str) for item in value):
+            return [str(item) for item in value]
+        return [_messages(item) for item in value]
+    return [str(value)]
+
+
+def json_error(status_code: int, detail: str, code: str) -> JsonResponse:
+    return JsonResponse({"detail": detail, "code": code}, status=status_code)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(status.HTTP_400_BAD_REQUEST, "Bad request.", "bad_request")
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(status.HTTP_403_FORBIDDEN, "You may not do this.", "permission_denied")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return json_error(status.HTTP_404_NOT_FOUND, f"No such path: {request.path}", "not_found")
+
+
+def handler500(request: HttpRequest) -> JsonResponse:
+    return json_error(
+        status.HTTP_500_INTERNAL_SERVER_ERROR,
+        "Internal error: it has been logged.",
+        "server_error",
+    )

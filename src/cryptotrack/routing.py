@@ -1,0 +1,5 @@
+"""WebSocket routes (Channels)."""
+
+from django.urls import URLPattern
+
+websocket_urlpatterns: list[URLPattern] = []

@@ -1,0 +1,25 @@
+"""URL map: the versioned API under /api/v1, operations, docs, admin, the live page."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from cryptotrack.core.health import HealthzApi, ReadyzApi
+
+api_v1 = [
+    path("", include("cryptotrack.accounts.urls")),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("healthz", HealthzApi.as_view(), name="healthz"),
+    path("readyz", ReadyzApi.as_view(), name="readyz"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "cryptotrack.core.errors.handler400"
+handler403 = "cryptotrack.core.errors.handler403"
+handler404 = "cryptotrack.core.errors.handler404"
+handler500 = "cryptotrack.core.errors.handler500"

@@ -1,0 +1,103 @@
+"""Fixtures shared by the whole suite.
+
+The suite runs on the real PostgreSQL and Redis that ``scripts/with-services.sh`` provides
+(``DATABASE_URL`` / ``REDIS_URL``). Each pytest process gets its own test database name
+and cache key prefix, so two runs on one machine never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+RUN_ID = f"t{os.getpid()}"
+STRONG_PASSWORD = "correct-horse-battery-42"
+
+
+_test_number = iter(range(1, 10_000_000))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    from django.conf import settings
+
+    test = settings.DATABASES["default"].setdefault("TEST", {})
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+        test["NAME"] = f"test_cryptotrack_{RUN_ID}"
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(settings: Any) -> None:
+    """Each test gets its own cache key prefix: no throttle counter or cached row leaks."""
+    prefix = f"{RUN_ID}-{next(_test_number)}"
+    settings.CACHES = {
+        alias: {**config, "KEY_PREFIX": f"{prefix}:{config.get('KEY_PREFIX', '')}"}
+        for alias, config in settings.CACHES.items()
+    }
+
+
+@pytest.fixture(autouse=True)
+def _generous_throttles(settings: Any) -> None:
+    """Tests drive many users from 127.0.0.1; throttling tests lower the one rate they test."""
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+    rates.update({scope: "100000/min" for scope in rates})
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    settings.LOGIN_LOCKOUT_FAILURES = 5
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    """Create a user directly through the service (no HTTP), password ``STRONG_PASSWORD``."""
+    from cryptotrack.accounts.services import user_create
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(**overrides: Any) -> Any:
+        n = next(counter)
+        fields = {
+            "name": f"User {n}",
+            "username": f"user{n}",
+            "password": STRONG_PASSWORD,
+            "email": f"user{n}@example.com",
+            **overrides,
+        }
+        return user_create(**fields)
+
+    return make
+
+
+@pytest.fixture
+def client_for(api_client: APIClient) -> Callable[[Any], APIClient]:
+    """An APIClient signed in as ``user`` with a real JWT from the token endpoint."""
+
+    def sign_in(user: Any) -> APIClient:
+        client = APIClient()
+        response = client.post(
+            "/api/v1/auth/token",
+            {"username": user.username, "password": STRONG_PASSWORD},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['access']}")
+        return client
+
+    return sign_in
+
+
+@pytest.fixture
+def user(make_user: Callable[..., Any]) -> Any:
+    return make_user()
+
+
+@pytest.fixture
+def user_client(user: Any, client_for: Callable[[Any], APIClient]) -> Iterator[APIClient]:
+    return client_for(user)
