@@ -1,0 +1,45 @@
+"""A KuCoin spot + futures simulator: a real HTTP server that follows KuCoin's contract.
+
+Same paths, envelopes and field names as KuCoin (one port serves both the spot and the
+futures base URL), KuCoin's signature/passphrase/timestamp/IP/permission checks with its
+exact error codes, per-key rate limits with ``gw-ratelimit-*`` headers, scriptable keys,
+positions, balances and prices, and faults on demand.
+
+Endpoints served: ``GET /api/v1/positions``, ``GET /api/v1/position?symbol=``,
+``GET /api/v1/accounts``, ``GET /api/v1/user/api-key`` (private) and
+``GET /api/v1/timestamp`` (public).
+
+In a test::
+
+    with KucoinSimulator() as sim:
+        sim.add_key("key", "secret", "pass")
+        sim.open_position("key", "XBTUSDTM", side="long", size=2, entry_price=60000)
+        client = KucoinClient(spot_url=sim.url, futures_url=sim.url)
+
+As a process: ``python -m cryptotrack.simulators.kucoin --port 9100 --key key:secret:pass``
+(prints ``kucoin-simulator listening on http://127.0.0.1:9100``), scripted over HTTP with
+the ``/_sim/`` control API (JSON)::
+
+    GET    /_sim/health | /_sim/state | /_sim/config
+    POST   /_sim/config                    {rate_limit, rate_limit_window, clock_offset_ms,
+                                            timestamp_tolerance_ms, drift, drift_interval}
+    POST   /_sim/reset
+    POST   /_sim/keys                      {api_key, api_secret, api_passphrase,
+                                            permissions?, ip_whitelist?, key_version?, demo?}
+    DELETE /_sim/keys/{key}
+    GET    /_sim/keys/{key}/positions
+    POST   /_sim/keys/{key}/positions      {symbol, side?, size?, entry_price?, mark_price?,
+                                            leverage?, margin_mode?}
+    POST   /_sim/keys/{key}/positions/{symbol}/resize   {size, price?}
+    DELETE /_sim/keys/{key}/positions/{symbol}          {price?} -> {realised_pnl}
+    PUT    /_sim/keys/{key}/balances       {currency, balance, type?, holds?}
+    POST   /_sim/mark-prices               {symbol, price} or {prices: {symbol: price}}
+    GET    /_sim/requests?api_key=&path=   -> {total, by_key_path}; DELETE resets
+    GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}   (scope = the KC-API-KEY)
+"""
+
+from cryptotrack.simulators.kucoin.app import ENDPOINTS, KucoinSimApp
+from cryptotrack.simulators.kucoin.simulator import KucoinSimulator
+from cryptotrack.simulators.kucoin.state import CONTRACTS, SimKey, SimulatorState
+
+__all__ = ["CONTRACTS", "ENDPOINTS", "KucoinSimApp", "KucoinSimulator", "SimKey", "SimulatorState"]
