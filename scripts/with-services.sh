@@ -91,5 +91,8 @@ if [ -z "${REDIS_URL:-}" ]; then
     fi
 fi
 
+# Browser tests drive Debian's Chromium (no browser downloads on these machines).
+if ! command -v chromium >/dev/null; then apt_install chromium chromium-driver || true; fi
+
 echo "==> PostgreSQL: ${DATABASE_URL%%\?*}  Redis: $REDIS_URL" >&2
 "$@"

@@ -101,3 +101,38 @@ def user(make_user: Callable[..., Any]) -> Any:
 @pytest.fixture
 def user_client(user: Any, client_for: Callable[[Any], APIClient]) -> Iterator[APIClient]:
     return client_for(user)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give this pytest run a Celery queue of its own (workers started by tests use it too)."""
+    from cryptotrack.celery import app
+
+    app.conf.task_default_queue = CELERY_QUEUE
+
+
+CELERY_QUEUE = f"cryptotrack-{RUN_ID}"
+
+
+@pytest.fixture
+def live_database_url(transactional_db: None) -> str:
+    """A URL to this test's database, for subprocesses (workers, servers) started by the test."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    assert db["ENGINE"] == "django.db.backends.postgresql", "process tests run on PostgreSQL"
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@pytest.fixture
+def live_env(live_database_url: str, settings: Any) -> dict[str, str]:
+    """Environment for our own subprocesses: same database, keys, cache prefix and queue."""
+    from tests.support.processes import service_env
+
+    return service_env(
+        live_database_url,
+        SECRET_KEY=settings.SECRET_KEY,
+        CREDENTIALS_ENCRYPTION_KEYS=",".join(settings.CREDENTIALS_ENCRYPTION_KEYS),
+        CACHE_KEY_PREFIX=settings.CACHES["live"]["KEY_PREFIX"],
+        CELERY_DEFAULT_QUEUE=CELERY_QUEUE,
+        REDIS_URL=settings.REDIS_URL,
+    )

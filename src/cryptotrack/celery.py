@@ -1,4 +1,9 @@
-"""The Celery application. Tasks live in each app's ``tasks.py``; the beat schedule is here."""
+"""The Celery application and the one place where periodic schedules are declared.
+
+Tasks live in each app's ``tasks.py`` (thin wrappers around services). Beat only ticks:
+the positions dispatcher reads the due-queue in the database every few seconds, so the
+per-user schedule is data and survives restarts; quotes and alerts run on their cadence.
+"""
 
 import os
 
@@ -9,3 +14,27 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptotrack.settings")
 app = Celery("cryptotrack")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def declare_periodic_tasks(sender: Celery, **kwargs: object) -> None:
+    """Beat's schedule, from the cadence settings (tests shorten them)."""
+    from django.conf import settings
+
+    sender.conf.beat_schedule = {
+        "dispatch-due-position-polls": {
+            "task": "cryptotrack.positions.tasks.dispatch_due_subscriptions",
+            "schedule": settings.DISPATCH_TICK_SECONDS,
+            "options": {"expires": settings.DISPATCH_TICK_SECONDS * 2},
+        },
+        "fetch-scheduled-quotes": {
+            "task": "cryptotrack.quotes.tasks.fetch_scheduled_quotes",
+            "schedule": float(settings.QUOTES_INTERVAL_SECONDS),
+            "options": {"expires": settings.QUOTES_INTERVAL_SECONDS},
+        },
+        "check-price-alerts": {
+            "task": "cryptotrack.alerts.tasks.check_alerts",
+            "schedule": float(settings.ALERTS_INTERVAL_SECONDS),
+            "options": {"expires": settings.ALERTS_INTERVAL_SECONDS},
+        },
+    }

@@ -1,0 +1,211 @@
+"""Real processes for integration tests: a Redis server, a Celery worker, an ASGI server.
+
+Each is started by the test on a free port, owned by it, and killed by its own PID —
+never the machine's shared Redis or anybody else's worker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Self
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+class ManagedProcess:
+    """A subprocess with its output in a log file, stopped (and reaped) by PID."""
+
+    def __init__(self, args: list[str], *, env: Mapping[str, str], name: str) -> None:
+        self.args = args
+        self.env = dict(env)
+        self.name = name
+        self.log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Self:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and args
+            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the process group we started (the worker's children too)."""
+        if self.alive():
+            assert self.process is not None
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=30)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.alive():
+            return
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class RedisServer(ManagedProcess):
+    """A redis-server of the test's own on a free port (nothing persisted)."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        args = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        super().__init__(args, env=os.environ, name=f"redis-{self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> Self:
+        super().start()
+        wait_until(self._answers, timeout=10, what=f"redis on {self.port}")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+def service_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment for a subprocess of ours talking to the test database."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "cryptotrack.settings",
+            "DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+class CeleryWorker(ManagedProcess):
+    """``celery worker`` (optionally with embedded beat) as a subprocess of the test."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        concurrency: int = 2,
+        beat: bool = False,
+        pool: str = "prefork",
+        name: str | None = None,
+    ) -> None:
+        self.node = name or f"w{uuid.uuid4().hex[:8]}"
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "cryptotrack",
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--hostname={self.node}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+        if beat:
+            args += ["--beat", f"--schedule={tempfile.mkdtemp(prefix='beat-')}/schedule"]
+        super().__init__(args, env=env, name=f"celery-{self.node}")
+
+    def start(self) -> Self:
+        super().start()
+        wait_until(lambda: "ready." in self.log() or not self.alive(), timeout=60, what="celery ready")
+        if not self.alive():
+            raise AssertionError(f"celery worker died at start:\n{self.log()[-3000:]}")
+        return self
+
+
+class AsgiServer(ManagedProcess):
+    """uvicorn serving cryptotrack.asgi on a free port."""
+
+    def __init__(self, env: Mapping[str, str], *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        args = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cryptotrack.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+        ]
+        super().__init__(args, env=env, name=f"asgi-{self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Self:
+        super().start()
+        wait_until(self._healthy, timeout=30, what="asgi /healthz")
+        return self
+
+    def _healthy(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"ASGI server died at start:\n{self.log()[-3000:]}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
