@@ -102,7 +102,8 @@ async def query(request: web.Request) -> web.Response:
         return _answer({"Information": DAILY_LIMIT.format(per_day=state.per_day)})
     if refusal == "minute":
         if options["minute_limit_style"] == "note":
-            text = LEGACY_MINUTE_NOTE.format(per_minute=state.per_minute, per_day=state.per_day)
+            per_day = state.per_day if state.per_day is not None else 500  # the legacy default
+            text = LEGACY_MINUTE_NOTE.format(per_minute=state.per_minute, per_day=per_day)
             return _answer({"Note": text})
         return _answer({"Information": MINUTE_LIMIT.format(per_minute=state.per_minute)})
     quote = state.quote(from_code, to_code)

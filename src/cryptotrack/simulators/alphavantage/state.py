@@ -11,6 +11,7 @@ import math
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,7 +77,8 @@ class AlphaVantageState:
     ``step_seconds`` and ``volatility`` shape the walk (one multiplicative step of
     ``exp(N(0, volatility))`` per elapsed step); ``spread`` is the relative bid/ask spread.
     ``api_keys=None`` accepts any non-empty key. ``per_minute``/``per_day`` ``None`` means
-    unlimited. ``clock`` returns wall-clock seconds (quota windows are UTC minutes and days).
+    unlimited. ``clock`` returns wall-clock seconds; the per-minute quota counts calls in the
+    last 60 s (a sliding window), the per-day one calls since midnight UTC.
     """
 
     def __init__(
@@ -103,7 +105,7 @@ class AlphaVantageState:
         self.api_keys: frozenset[str] | None = None
         self.per_minute: int | None = None
         self.per_day: int | None = None
-        self._minute_used: dict[str, tuple[int, int]] = {}
+        self._minute_used: dict[str, deque[float]] = {}
         self._day_used: dict[str, tuple[str, int]] = {}
         self.rate_limited = 0
         self.set_api_keys(api_keys)
@@ -229,11 +231,12 @@ class AlphaVantageState:
         A refused call is not counted against the quota (as the real service seems to do).
         """
         now = self._clock()
-        minute = int(now // 60)
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
         with self._lock:
-            m_window, m_used = self._minute_used.get(key, (minute, 0))
-            m_used = m_used if m_window == minute else 0
+            recent = self._minute_used.setdefault(key, deque())
+            while recent and recent[0] <= now - 60:
+                recent.popleft()
+            m_used = len(recent)
             d_window, d_used = self._day_used.get(key, (day, 0))
             d_used = d_used if d_window == day else 0
             refusal = None
@@ -244,20 +247,19 @@ class AlphaVantageState:
             if refusal is not None:
                 self.rate_limited += 1
                 return refusal
-            self._minute_used[key] = (minute, m_used + 1)
+            recent.append(now)
             self._day_used[key] = (day, d_used + 1)
             return None
 
     def quota_snapshot(self) -> dict[str, object]:
         """Quota sizes, calls used per key in the current minute/day, and refusals so far."""
         now = self._clock()
-        minute = int(now // 60)
         day = datetime.fromtimestamp(now, UTC).date().isoformat()
         with self._lock:
             keys = sorted(set(self._minute_used) | set(self._day_used))
             used = {
                 key: {
-                    "minute": _in_window(self._minute_used.get(key), minute),
+                    "minute": sum(1 for t in self._minute_used.get(key, ()) if t > now - 60),
                     "day": _in_window(self._day_used.get(key), day),
                 }
                 for key in keys
