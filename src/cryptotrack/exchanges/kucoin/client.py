@@ -10,6 +10,7 @@ used to sign that request. Every call has a timeout, retryable failures (timeout
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -56,7 +57,8 @@ DEFAULT_FUTURES_URL = "https://api-futures.kucoin.com"
 
 Base = Literal["spot", "futures"]
 
-_MISSING: Any = object()  # "the success envelope had no data key"
+NO_DATA: Any = object()
+"""What :func:`unwrap_response` returns for a success envelope without ``data``."""
 
 
 class KucoinClient:
@@ -103,6 +105,7 @@ class KucoinClient:
         )
         self._clock_offset_ms = 0
         self._clock_generation = 0
+        self._resync: asyncio.Future[int] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -131,7 +134,7 @@ class KucoinClient:
     async def server_time_ms(self, *, base: Base = "spot") -> int:
         """KuCoin's clock (``GET /api/v1/timestamp`` on the spot or futures host), epoch ms."""
         data = await self._call(base, "/api/v1/timestamp")
-        return parse_server_time_ms(None if data is _MISSING else data)
+        return parse_server_time_ms(None if data is NO_DATA else data)
 
     async def server_time(self, *, base: Base = "spot") -> datetime:
         """KuCoin's clock as an aware UTC datetime."""
@@ -162,7 +165,7 @@ class KucoinClient:
         """
         params = {"currency": currency} if currency else None
         data = await self._call("futures", "/api/v1/positions", params, credentials)
-        return parse_positions(None if data is _MISSING else data)
+        return parse_positions(None if data is NO_DATA else data)
 
     async def futures_position(
         self, credentials: KucoinCredentials, symbol: str
@@ -175,7 +178,7 @@ class KucoinClient:
         if not symbol:
             raise ValueError("symbol is required")
         data = await self._call("futures", "/api/v1/position", {"symbol": symbol}, credentials)
-        if data is _MISSING or data is None:
+        if data is NO_DATA or data is None:
             return None
         return parse_position(data)
 
@@ -189,12 +192,12 @@ class KucoinClient:
         """The key's spot-side accounts (``GET /api/v1/accounts``, spot host)."""
         params = {k: v for k, v in (("currency", currency), ("type", account_type)) if v}
         data = await self._call("spot", "/api/v1/accounts", params or None, credentials)
-        return parse_spot_accounts(None if data is _MISSING else data)
+        return parse_spot_accounts(None if data is NO_DATA else data)
 
     async def api_key_info(self, credentials: KucoinCredentials) -> ApiKeyInfo:
         """KuCoin's description of the key itself (``GET /api/v1/user/api-key``)."""
         data = await self._call("spot", "/api/v1/user/api-key", None, credentials)
-        if data is _MISSING:
+        if data is NO_DATA:
             raise UpstreamBadResponse("KuCoin answered the api-key info without data", status=200)
         return parse_api_key_info(data)
 
@@ -231,14 +234,7 @@ class KucoinClient:
             except KucoinTimestampError:
                 if credentials is None:
                     raise
-                # Another call may already have resynced since we signed; reuse its offset.
-                if generation == self._clock_generation:
-                    offset = await self.sync_clock(base=base)
-                    logger.warning(
-                        "KuCoin rejected KC-API-TIMESTAMP on %s; clock offset now %d ms",
-                        where,
-                        offset,
-                    )
+                await self._resync_after_rejection(base, generation, where)
                 return await self._send(base, path, params, credentials)
 
         async def on_retry(exc: UpstreamError) -> None:
@@ -251,6 +247,23 @@ class KucoinClient:
             max_delay=self._max_delay,
             on_retry=on_retry,
         )
+
+    async def _resync_after_rejection(self, base: Base, generation: int, where: str) -> None:
+        # Many calls signed with the same stale offset fail together: one resync serves
+        # them all, and a call signed after a newer resync just retries with that offset.
+        if generation != self._clock_generation:
+            return
+        if self._resync is None or self._resync.done():
+            self._resync = asyncio.ensure_future(self._resync_clock(base, where))
+            self._resync.add_done_callback(_consume_exception)
+        await asyncio.shield(self._resync)
+
+    async def _resync_clock(self, base: Base, where: str) -> int:
+        offset = await self.sync_clock(base=base)
+        logger.warning(
+            "KuCoin rejected KC-API-TIMESTAMP on %s; clock offset now %d ms", where, offset
+        )
+        return offset
 
     async def _send(
         self,
@@ -289,11 +302,19 @@ class KucoinClient:
             raise UpstreamUnavailable(
                 f"KuCoin {where} failed: {type(exc).__name__}: {exc}"
             ) from None
-        return _unwrap(response, where)
+        return unwrap_response(response, where)
 
 
-def _unwrap(response: httpx.Response, where: str) -> Any:
-    """The envelope's ``data`` (``_MISSING`` when absent), or the typed error it means."""
+def _consume_exception(future: asyncio.Future[int]) -> None:
+    # Every waiter re-raises the error; this keeps asyncio from also logging it as unretrieved.
+    if not future.cancelled():
+        future.exception()
+
+
+def unwrap_response(response: httpx.Response, where: str) -> Any:
+    """The envelope's ``data`` (:data:`NO_DATA` when absent), or raise the typed error the
+    answer means (see :func:`~cryptotrack.exchanges.kucoin.errors.error_from_response`);
+    a 2xx that is not JSON or has no ``code`` raises :class:`UpstreamBadResponse`."""
     status = response.status_code
     try:
         body = json.loads(response.content, parse_float=Decimal)
@@ -304,7 +325,7 @@ def _unwrap(response: httpx.Response, where: str) -> Any:
 
     ok = 200 <= status < 300
     if ok and code == SUCCESS_CODE and envelope is not None:
-        return envelope.get("data", _MISSING)
+        return envelope.get("data", NO_DATA)
     if ok and code is None:
         what = "is not JSON" if body is None else "has no KuCoin envelope"
         raise UpstreamBadResponse(f"KuCoin answer to {where} {what}", status=status)

@@ -128,6 +128,7 @@ class KucoinSimApp:
         self.drift = drift
         self.drift_interval = drift_interval
         self._rng = random.Random(seed)  # price noise, not security
+        self._initial_config = self.config()
 
     # -- authentication ----------------------------------------------------------------
 
@@ -148,9 +149,9 @@ class KucoinSimApp:
         key = self.state.keys.get(api_key)
         if key is None:
             return kucoin_error(401, "400003", "KC-API-KEY not exists")
-        # Key versions 2/3 send HMAC(secret, passphrase); version 1 (or none) the plain one.
-        version = headers.get("KC-API-KEY-VERSION", "1")
-        expected = key.passphrase_signed if version in ("2", "3") else key.passphrase
+        # Keys of version 2/3 must send HMAC(secret, passphrase), version 1 keys the plain
+        # passphrase: the key's own version decides, whatever KC-API-KEY-VERSION claims.
+        expected = key.passphrase if key.key_version == "1" else key.passphrase_signed
         if not _same(passphrase, expected):
             return kucoin_error(401, "400004", "Invalid KC-API-PASSPHRASE")
         prehash = f"{timestamp}{request.method}{unquote(request.raw_path)}{body}"
@@ -229,13 +230,14 @@ class KucoinSimApp:
     # -- control API -------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget keys, prices, faults, counters and rate-limit windows."""
+        """Forget keys, prices, faults, counters and rate-limit windows, and restore the
+        settings the simulator was created with."""
         with self.state.lock:
             self.state.keys.clear()
             self.state.mark_prices.clear()
         self.faults.clear()
         self.requests.reset()
-        self.limiter.configure()
+        self.configure(dict(self._initial_config))
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
         """Apply ``/_sim/config`` settings; unknown names are a ValueError."""

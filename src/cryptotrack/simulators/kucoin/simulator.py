@@ -198,5 +198,6 @@ class KucoinSimulator:
         return self.sim.requests.count(scope=api_key, path=path)
 
     def reset(self) -> None:
-        """Forget keys, prices, faults, counters and rate-limit windows."""
+        """Forget keys, prices, faults, counters and rate-limit windows; restore the settings
+        given to the constructor."""
         self.sim.reset()
