@@ -68,7 +68,10 @@ class KucoinClient:
     one simulator). ``timeout`` bounds each attempt (connect, read, write and pool wait);
     ``max_attempts`` bounds the attempts of one call. Pass ``http_client`` to share a pool
     you own (it is then not closed by :meth:`aclose`); otherwise the client builds one with
-    ``max_connections``. Use ``async with KucoinClient(...) as client:`` or call
+    ``max_connections``. At most ``max_in_flight`` requests (default: ``max_connections``)
+    are on the wire at once; further calls queue here, before the timeout starts. (httpcore's
+    pool costs O(connections x waiting requests) of CPU per request: measured on loopback,
+    8-16 in flight beat 100.) Use ``async with KucoinClient(...) as client:`` or call
     :meth:`aclose`.
     """
 
@@ -82,7 +85,8 @@ class KucoinClient:
         base_delay: float = 0.2,
         max_delay: float = 5.0,
         http_client: httpx.AsyncClient | None = None,
-        max_connections: int = 100,
+        max_connections: int = 16,
+        max_in_flight: int | None = None,
     ) -> None:
         if timeout <= 0 or max_attempts < 1:
             raise ValueError("timeout must be > 0 and max_attempts >= 1")
@@ -103,6 +107,7 @@ class KucoinClient:
             ),
             headers={"User-Agent": "cryptotrack-kucoin/1"},
         )
+        self._in_flight = asyncio.Semaphore(max_in_flight or max_connections)
         self._clock_offset_ms = 0
         self._clock_generation = 0
         self._resync: asyncio.Future[int] | None = None
@@ -279,19 +284,22 @@ class KucoinClient:
             f"{quote(k, safe='')}={quote(str(v), safe='')}" for k, v in (params or {}).items()
         )
         url = self._bases[base] + path + (f"?{encoded_query}" if encoded_query else "")
-        headers = {"Accept": "application/json"}
-        if credentials is not None:
-            headers.update(
-                signed_headers(
-                    credentials,
-                    method="GET",
-                    path_and_query=path + (f"?{raw_query}" if raw_query else ""),
-                    timestamp_ms=self.now_ms(),
-                )
-            )
+        signed_path = path + (f"?{raw_query}" if raw_query else "")
         where = f"GET {path}"
         try:
-            response = await self._http.get(url, headers=headers, timeout=self._timeout)
+            async with self._in_flight:
+                # Signed only once a slot is free, so time spent queued cannot age the stamp.
+                headers = {"Accept": "application/json"}
+                if credentials is not None:
+                    headers.update(
+                        signed_headers(
+                            credentials,
+                            method="GET",
+                            path_and_query=signed_path,
+                            timestamp_ms=self.now_ms(),
+                        )
+                    )
+                response = await self._http.get(url, headers=headers, timeout=self._timeout)
         except httpx.TimeoutException as exc:
             # from None: the httpx error holds the request, headers and signature included.
             raise UpstreamTimeout(
