@@ -27,6 +27,11 @@ def declare_periodic_tasks(sender: Celery, **kwargs: object) -> None:
             "schedule": settings.DISPATCH_TICK_SECONDS,
             "options": {"expires": settings.DISPATCH_TICK_SECONDS * 2},
         },
+        "purge-position-history": {
+            "task": "cryptotrack.positions.tasks.purge_position_history",
+            "schedule": 3600.0,
+            "options": {"expires": 3600},
+        },
         "fetch-scheduled-quotes": {
             "task": "cryptotrack.quotes.tasks.fetch_scheduled_quotes",
             "schedule": float(settings.QUOTES_INTERVAL_SECONDS),

@@ -8,6 +8,9 @@ from cryptotrack.core.health import HealthzApi, ReadyzApi
 
 api_v1 = [
     path("", include("cryptotrack.accounts.urls")),
+    path("", include("cryptotrack.alerts.urls")),
+    path("", include("cryptotrack.positions.urls")),
+    path("", include("cryptotrack.quotes.urls")),
 ]
 
 urlpatterns = [
@@ -17,6 +20,7 @@ urlpatterns = [
     path("healthz", HealthzApi.as_view(), name="healthz"),
     path("readyz", ReadyzApi.as_view(), name="readyz"),
     path("admin/", admin.site.urls),
+    path("", include("cryptotrack.quotes.page_urls")),
 ]
 
 handler400 = "cryptotrack.core.errors.handler400"

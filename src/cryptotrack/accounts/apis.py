@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from cryptotrack.accounts import api_keys, services, tokens
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
+from cryptotrack.core.fields import StrictCharField
 from cryptotrack.core.pagination import PageNumberPagination
 from cryptotrack.core.throttling import IpScopedRateThrottle
 from cryptotrack.exchanges.kucoin import KucoinCredentials
@@ -29,16 +30,14 @@ from cryptotrack.exchanges.kucoin import KucoinCredentials
 _PRINTABLE = set(string.printable) - set(string.whitespace)
 
 
-class CredentialField(serializers.CharField):
+class CredentialField(StrictCharField):
     """A credential as the exchange issued it: a JSON string of printable, non-space characters."""
 
     def __init__(self, *, min_length: int, **kwargs: Any) -> None:
         super().__init__(min_length=min_length, max_length=128, trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            raise serializers.ValidationError("Must be a string.")
-        if not set(data) <= _PRINTABLE:
+        if isinstance(data, str) and not set(data) <= _PRINTABLE:
             raise serializers.ValidationError("Must be printable characters without spaces.")
         return super().to_internal_value(data)
 

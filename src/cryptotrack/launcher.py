@@ -1,0 +1,179 @@
+"""``make run``: the whole service on one machine with nothing installed but Python.
+
+Starts, as child processes: the upstream simulators (KuCoin, Alpha Vantage, CoinGecko)
+unless their URL is set in the environment, a Celery worker with embedded beat, and the
+ASGI server (uvicorn). Before that it migrates the database and creates the demo user.
+Ctrl-C (or SIGTERM) stops every child. On the embedded default (nothing set) that is
+SQLite in var/, the database cache, a server-less broker and the in-memory channel layer.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DEMO_USERNAME = "demo"
+DEMO_PASSWORD = "demo-tracker-2026"  # noqa: S105 - the documented demo account of `make run`
+DEMO_KUCOIN = ("demo-kucoin-key-0001", "demo-kucoin-secret-0001", "demo-passphrase")
+
+
+@dataclass(frozen=True)
+class Simulator:
+    module: str
+    env_vars: tuple[str, ...]
+    args: tuple[str, ...] = ()
+    path_suffix: str = ""
+
+
+SIMULATORS = (
+    Simulator(
+        "cryptotrack.simulators.kucoin",
+        ("KUCOIN_SPOT_URL", "KUCOIN_FUTURES_URL"),
+        ("--key", ":".join(DEMO_KUCOIN), "--drift"),
+    ),
+    Simulator("cryptotrack.simulators.alphavantage", ("ALPHAVANTAGE_URL",), (), "/query"),
+    Simulator("cryptotrack.simulators.coingecko", ("COINGECKO_URL",), (), "/api/v3"),
+)
+
+
+def _log(message: str) -> None:
+    print(f"[make run] {message}", flush=True)
+
+
+class Children:
+    """The child processes of the launcher, stopped together in reverse order."""
+
+    def __init__(self) -> None:
+        self.processes: list[tuple[str, subprocess.Popen[str]]] = []
+
+    def start(self, name: str, args: list[str], *, capture: bool = False) -> subprocess.Popen[str]:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
+            args, stdout=subprocess.PIPE if capture else None, text=True
+        )
+        self.processes.append((name, process))
+        return process
+
+    def stop(self) -> None:
+        for _, process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + 10
+        for _, process in reversed(self.processes):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+    def first_dead(self) -> str | None:
+        return next((name for name, p in self.processes if p.poll() is not None), None)
+
+
+def start_simulators(children: Children) -> None:
+    """Start each simulator whose URL the environment does not set, and point settings at it."""
+    for sim in SIMULATORS:
+        if all(os.environ.get(var) for var in sim.env_vars):
+            _log(f"{sim.module}: not started, {', '.join(sim.env_vars)} set")
+            continue
+        process = children.start(
+            sim.module, [sys.executable, "-m", sim.module, "--port", "0", *sim.args], capture=True
+        )
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()  # "<name> listening on http://127.0.0.1:PORT"
+        if "listening on " not in line:
+            raise SystemExit(f"{sim.module} did not start: {line!r}")
+        url = line.rsplit("listening on ", 1)[1] + sim.path_suffix
+        for var in sim.env_vars:
+            os.environ[var] = url
+        _log(f"{sim.module} at {url}")
+    if os.environ.get("ALPHAVANTAGE_URL", "").startswith("http://127.0.0.1"):
+        os.environ.setdefault("ALPHAVANTAGE_API_KEY", "demo")
+
+
+def prepare_database() -> None:
+    """Migrate, create the cache table and the demo user holding the simulator's key."""
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+    call_command("createcachetable", verbosity=0)
+
+    from cryptotrack.accounts import services
+    from cryptotrack.accounts.models import User
+    from cryptotrack.exchanges.kucoin import KucoinCredentials
+
+    credentials = KucoinCredentials(*DEMO_KUCOIN)
+    user = User.objects.filter(username=DEMO_USERNAME).first()
+    if user is None:
+        services.signup(
+            name="Demo Trader",
+            username=DEMO_USERNAME,
+            password=DEMO_PASSWORD,
+            email="demo@example.com",
+            kucoin_credentials=credentials,
+        )
+    else:
+        services.exchange_account_replace(user=user, credentials=credentials)
+    _log(f"demo user ready: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+
+
+@contextmanager
+def _signals_stop(children: Children) -> Iterator[None]:
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    except KeyboardInterrupt:
+        _log("stopping")
+    finally:
+        children.stop()
+
+
+def main() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptotrack.settings")
+    port = os.environ.get("PORT") or "8000"
+    children = Children()
+    with _signals_stop(children):
+        start_simulators(children)
+        prepare_database()
+        from django.conf import settings
+
+        Path(settings.VAR_DIR, "broker", "processed").mkdir(parents=True, exist_ok=True)
+        children.start(
+            "celery",
+            [
+                sys.executable, "-m", "celery", "-A", "cryptotrack", "worker", "--beat",
+                "--loglevel=INFO", "--concurrency=2",
+                f"--schedule={Path(settings.VAR_DIR) / 'celerybeat-schedule'}",
+            ],
+        )  # fmt: skip
+        children.start(
+            "uvicorn",
+            [
+                sys.executable, "-m", "uvicorn", "cryptotrack.asgi:application",
+                "--host", os.environ.get("HOST", "127.0.0.1"), "--port", port,
+            ],
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        _log(
+            f"cryptotrack on {base} — docs {base}/docs, live rates {base}/rates/live\n"
+            f"  try: curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' "
+            f'-d \'{{"username":"{DEMO_USERNAME}","password":"{DEMO_PASSWORD}"}}\''
+        )
+        while (dead := children.first_dead()) is None:
+            time.sleep(0.5)
+        _log(f"{dead} exited; stopping the rest")
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

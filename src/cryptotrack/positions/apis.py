@@ -1,0 +1,193 @@
+"""HTTP API of position tracking: /tracking, /positions, /positions/history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cryptotrack.accounts.authentication import current_user
+from cryptotrack.core.fields import StrictCharField
+from cryptotrack.core.pagination import PageNumberPagination
+from cryptotrack.positions import selectors, services
+from cryptotrack.positions.models import TrackingSubscription
+from cryptotrack.positions.representations import PositionOutput, PositionSnapshotOutput
+
+
+def symbol_field() -> StrictCharField:
+    """A KuCoin futures symbol such as ``XBTUSDTM``."""
+    return StrictCharField(
+        max_length=30,
+        validators=[
+            RegexValidator(
+                r"^[A-Z0-9]{2,30}$",
+                "A KuCoin futures symbol: 2-30 capital letters or digits, e.g. XBTUSDTM.",
+            )
+        ],
+    )
+
+
+class TrackingErrorOutput(serializers.Serializer[Any]):
+    kind = serializers.CharField()
+    message = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+class TrackingOutput(serializers.Serializer[Any]):
+    """The tracking status of API.md (``stopped`` when never started or cancelled)."""
+
+    state = serializers.ChoiceField(choices=TrackingSubscription.State.choices)
+    symbols = serializers.ListField(child=serializers.CharField())
+    interval_seconds = serializers.IntegerField()
+    last_polled_at = serializers.DateTimeField(allow_null=True)
+    last_success_at = serializers.DateTimeField(allow_null=True)
+    next_poll_at = serializers.DateTimeField(allow_null=True)
+    consecutive_failures = serializers.IntegerField()
+    last_error = TrackingErrorOutput(allow_null=True)
+
+
+def tracking_payload(subscription: TrackingSubscription | None, *, interval: int) -> dict[str, Any]:
+    if subscription is None:
+        data: dict[str, Any] = {
+            "state": TrackingSubscription.State.STOPPED,
+            "symbols": [],
+            "interval_seconds": interval,
+            "last_polled_at": None,
+            "last_success_at": None,
+            "next_poll_at": None,
+            "consecutive_failures": 0,
+            "last_error": None,
+        }
+    else:
+        active = subscription.state == TrackingSubscription.State.ACTIVE
+        data = {
+            "state": subscription.state,
+            "symbols": subscription.symbols,
+            "interval_seconds": int(subscription.interval.total_seconds()),
+            "last_polled_at": subscription.last_polled_at,
+            "last_success_at": subscription.last_success_at,
+            "next_poll_at": subscription.next_poll_at if active else None,
+            "consecutive_failures": subscription.consecutive_failures,
+            "last_error": (
+                {
+                    "kind": subscription.last_error_kind,
+                    "message": subscription.last_error_message,
+                    "at": subscription.last_error_at,
+                }
+                if subscription.last_error_kind
+                else None
+            ),
+        }
+    return dict(TrackingOutput(data).data)
+
+
+class TrackingApi(APIView):
+    class InputSerializer(serializers.Serializer[Any]):
+        symbols = serializers.ListField(
+            child=symbol_field(), required=False, default=list, max_length=100
+        )
+
+    @extend_schema(
+        operation_id="tracking_status", tags=["positions"], responses={200: TrackingOutput}
+    )
+    def get(self, request: Request) -> Response:
+        subscription = selectors.tracking_subscription(user=current_user(request))
+        return Response(tracking_payload(subscription, interval=settings.TRACKING_INTERVAL_SECONDS))
+
+    @extend_schema(
+        operation_id="tracking_start",
+        tags=["positions"],
+        request=InputSerializer,
+        responses={201: TrackingOutput, 200: TrackingOutput},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        subscription, created = services.start_tracking(
+            user=current_user(request), symbols=serializer.validated_data["symbols"]
+        )
+        return Response(
+            tracking_payload(subscription, interval=int(subscription.interval.total_seconds())),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(operation_id="tracking_stop", tags=["positions"], responses={204: None})
+    def delete(self, request: Request) -> Response:
+        services.stop_tracking(user=current_user(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PositionListApi(APIView):
+    class FilterSerializer(serializers.Serializer[Any]):
+        symbol = serializers.CharField(required=False, max_length=40)
+
+    @extend_schema(
+        operation_id="positions_list",
+        tags=["positions"],
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter("per_page", int, description="Rows per page, 1-100 (default 10)."),
+        ],
+        responses={
+            200: inline_serializer(
+                "PaginatedCurrentPositions",
+                {
+                    "count": serializers.IntegerField(),
+                    "total_pages": serializers.IntegerField(),
+                    "page": serializers.IntegerField(),
+                    "per_page": serializers.IntegerField(),
+                    "as_of": serializers.DateTimeField(allow_null=True),
+                    "source": serializers.ChoiceField(choices=["cache", "database"]),
+                    "results": PositionOutput(many=True),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        current = selectors.current_positions(
+            user=current_user(request), symbol=filters.validated_data.get("symbol")
+        )
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(current.positions, request, view=self)
+        paginator.extra = {
+            "as_of": current.as_of.isoformat() if current.as_of else None,
+            "source": current.source,
+        }
+        return paginator.get_paginated_response(page)
+
+
+class PositionHistoryApi(APIView):
+    pagination_class = PageNumberPagination
+
+    class FilterSerializer(serializers.Serializer[Any]):
+        symbol = serializers.CharField(required=False, max_length=40)
+        since = serializers.DateTimeField(required=False)
+        until = serializers.DateTimeField(required=False)
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+                raise serializers.ValidationError({"until": ["Must be after `since`."]})
+            return attrs
+
+    @extend_schema(
+        operation_id="positions_history",
+        tags=["positions"],
+        parameters=[FilterSerializer],
+        responses={200: PositionSnapshotOutput(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        snapshots = selectors.position_history(user=current_user(request), **filters.validated_data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(snapshots, request, view=self)
+        return paginator.get_paginated_response(PositionSnapshotOutput(page, many=True).data)

@@ -1,0 +1,190 @@
+"""Polling one batch of subscriptions: claim their slots, ask KuCoin concurrently, record.
+
+Runs inside a Celery worker child. The async part (one ``asyncio.run`` per batch, with a
+KuCoin client and its connection pool made inside it) never crosses a fork. Credentials
+are decrypted here, for this batch only, and go nowhere but into the signed requests.
+Results are recorded as they arrive (every ``FLUSH_SECONDS``), so one slow or failing
+user never holds back the others' positions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from cryptotrack.accounts.models import ExchangeAccount
+from cryptotrack.accounts.services import exchange_account_credentials
+from cryptotrack.exchanges import kucoin
+from cryptotrack.exchanges.errors import UpstreamError, UpstreamInvalidCredentials
+from cryptotrack.positions.dispatch import Batch
+from cryptotrack.positions.models import TrackingSubscription
+from cryptotrack.positions.storage import PollOutcome, record_poll_outcomes
+
+logger = logging.getLogger(__name__)
+
+FLUSH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class PollJob:
+    subscription_id: int
+    user_id: int
+    symbols: tuple[str, ...]
+    credentials: kucoin.KucoinCredentials | None
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    claimed: int
+    polled: int
+    failed: int
+    skipped: int
+
+
+def claim_slots(slots: dict[int, datetime]) -> list[int]:
+    """Mark each subscription's slot as polled; return those not already polled in it.
+
+    This is what makes a redelivered (or duplicated) batch harmless: the second copy
+    finds ``last_slot`` already at the slot and skips the row.
+    """
+    if not slots:
+        return []
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s, %s::timestamptz)"] * len(slots))
+        params: list[int | datetime] = [item for pair in slots.items() for item in pair]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE positions_trackingsubscription AS s SET last_slot = v.slot
+                FROM (VALUES {values}) AS v(id, slot)
+                WHERE s.id = v.id AND s.state = 'active'
+                  AND (s.last_slot IS NULL OR s.last_slot < v.slot)
+                RETURNING s.id
+                """,  # noqa: S608 - only placeholders are interpolated
+                params,
+            )
+            return [row[0] for row in cursor.fetchall()]
+    claimed = []
+    with transaction.atomic():
+        for subscription_id, slot in slots.items():
+            updated = (
+                TrackingSubscription.objects.filter(
+                    id=subscription_id, state=TrackingSubscription.State.ACTIVE
+                )
+                .exclude(last_slot__gte=slot)
+                .update(last_slot=slot)
+            )
+            if updated:
+                claimed.append(subscription_id)
+    return claimed
+
+
+def _jobs(subscription_ids: list[int]) -> list[PollJob]:
+    subscriptions = TrackingSubscription.objects.filter(
+        id__in=subscription_ids, state=TrackingSubscription.State.ACTIVE
+    ).values_list("id", "user_id", "symbols")
+    accounts = {
+        account.user_id: account
+        for account in ExchangeAccount.objects.filter(
+            user_id__in=[user_id for _, user_id, _ in subscriptions],
+            exchange=ExchangeAccount.Exchange.KUCOIN,
+        )
+    }
+    jobs = []
+    for subscription_id, user_id, symbols in subscriptions:
+        account = accounts.get(user_id)
+        credentials = exchange_account_credentials(account=account) if account else None
+        jobs.append(PollJob(subscription_id, user_id, tuple(symbols or ()), credentials))
+    return jobs
+
+
+def poll_batch(*, batch: Batch) -> BatchSummary:
+    """Poll every subscription of ``batch`` not yet polled in its slot, and record it all."""
+    slots = {int(subscription_id): datetime.fromisoformat(slot) for subscription_id, slot in batch}
+    claimed = claim_slots(slots)
+    jobs = _jobs(claimed)
+    started = time.monotonic()
+    outcomes = asyncio.run(_poll_and_record(jobs)) if jobs else []
+    failed = sum(1 for o in outcomes if o.error is not None)
+    if outcomes:
+        lateness = max((o.started_at - slots[o.subscription_id]).total_seconds() for o in outcomes)
+        logger.info(
+            "polled %d subscription(s) in %.0f ms: %d failed, %d already polled, late <= %.1f s",
+            len(jobs),
+            (time.monotonic() - started) * 1000,
+            failed,
+            len(batch) - len(claimed),
+            lateness,
+        )
+    return BatchSummary(
+        claimed=len(batch), polled=len(jobs), failed=failed, skipped=len(batch) - len(claimed)
+    )
+
+
+async def _poll_and_record(jobs: list[PollJob]) -> list[PollOutcome]:
+    record = sync_to_async(_record, thread_sensitive=True)
+    outcomes: list[PollOutcome] = []
+    limit = asyncio.Semaphore(settings.POSITIONS_POLL_CONCURRENCY)
+    async with kucoin.KucoinClient(
+        spot_url=settings.KUCOIN_SPOT_URL,
+        futures_url=settings.KUCOIN_FUTURES_URL,
+        timeout=settings.KUCOIN_TIMEOUT_SECONDS,
+        max_attempts=2,
+        max_connections=settings.POSITIONS_POLL_CONCURRENCY,
+    ) as client:
+
+        async def poll(job: PollJob) -> PollOutcome:
+            async with limit:
+                started_at = timezone.now()
+                if job.credentials is None:
+                    error: UpstreamError = UpstreamInvalidCredentials(
+                        "No KuCoin credentials are stored; add them with PUT /api/v1/me/kucoin."
+                    )
+                    return _outcome(job, started_at, error=error)
+                try:
+                    positions = await client.futures_positions(job.credentials)
+                except UpstreamError as exc:
+                    return _outcome(job, started_at, error=exc)
+                return _outcome(job, started_at, positions=positions)
+
+        pending = {asyncio.ensure_future(poll(job)) for job in jobs}
+        try:
+            while pending:
+                done, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS)
+                if done:
+                    flushed = [task.result() for task in done]
+                    await record(flushed)
+                    outcomes += flushed
+        finally:
+            # The recording thread outlives this batch; its connection must not.
+            await sync_to_async(connections.close_all, thread_sensitive=True)()
+    return outcomes
+
+
+def _record(outcomes: list[PollOutcome]) -> None:
+    record_poll_outcomes(outcomes, now=timezone.now())
+
+
+def _outcome(
+    job: PollJob,
+    started_at: datetime,
+    *,
+    positions: list[kucoin.FuturesPosition] | None = None,
+    error: UpstreamError | None = None,
+) -> PollOutcome:
+    return PollOutcome(
+        subscription_id=job.subscription_id,
+        user_id=job.user_id,
+        symbols=job.symbols,
+        started_at=started_at,
+        positions=positions,
+        error=error,
+    )

@@ -1,0 +1,122 @@
+"""What position tracking does for a user: start, stop, resume; and history retention."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cryptotrack.accounts.models import ExchangeAccount, User
+from cryptotrack.core.exceptions import ApplicationError
+from cryptotrack.positions.models import PositionSnapshot, TrackingSubscription
+
+logger = logging.getLogger(__name__)
+
+
+class NoExchangeCredentials(ApplicationError):
+    code = "no_credentials"
+
+
+def _first_slot(*, now: datetime, interval: timedelta) -> datetime:
+    # Spread subscriptions over the interval so 10,000 users do not all fall due at once;
+    # the user does not wait for it: start_tracking also polls once right away.
+    return now + interval * random.random()  # noqa: S311 - load spreading, not security
+
+
+@transaction.atomic
+def start_tracking(*, user: User, symbols: list[str]) -> tuple[TrackingSubscription, bool]:
+    """Track the user's KuCoin positions (``symbols`` empty: all); return (subscription, created).
+
+    Asking again while tracking updates the symbols and answers ``created=False``. A key
+    KuCoin already rejected starts ``paused`` with the reason, until it is replaced.
+    """
+    account = ExchangeAccount.objects.filter(
+        user=user, exchange=ExchangeAccount.Exchange.KUCOIN
+    ).first()
+    if account is None:
+        raise NoExchangeCredentials(
+            "Add your KuCoin API credentials first (PUT /api/v1/me/kucoin).",
+        )
+    now = timezone.now()
+    interval = timedelta(seconds=settings.TRACKING_INTERVAL_SECONDS)
+    subscription = TrackingSubscription.objects.select_for_update().filter(user=user).first()
+    created = subscription is None or subscription.state == TrackingSubscription.State.STOPPED
+    if subscription is None:
+        subscription = TrackingSubscription(user=user, next_poll_at=now)
+    subscription.symbols = sorted(set(symbols))
+    if created:
+        subscription.interval = interval
+        subscription.next_poll_at = _first_slot(now=now, interval=interval)
+        subscription.consecutive_failures = 0
+        subscription.last_error_kind = subscription.last_error_message = ""
+        subscription.last_error_at = None
+        rejected = account.status in {
+            ExchangeAccount.Status.INVALID,
+            ExchangeAccount.Status.INSUFFICIENT_PERMISSION,
+        }
+        subscription.state = (
+            TrackingSubscription.State.PAUSED if rejected else TrackingSubscription.State.ACTIVE
+        )
+        if rejected:
+            subscription.last_error_kind = "invalid_credentials"
+            subscription.last_error_message = account.status_message
+            subscription.last_error_at = now
+    subscription.save()
+    if created and subscription.state == TrackingSubscription.State.ACTIVE:
+        _poll_now(subscription, now=now)
+    return subscription, created
+
+
+def _poll_now(subscription: TrackingSubscription, *, now: datetime) -> None:
+    """Poll once right away (after commit), outside the regular slots."""
+    from cryptotrack.positions.tasks import poll_subscriptions
+
+    batch = [(subscription.id, now.isoformat())]
+    transaction.on_commit(
+        lambda: poll_subscriptions.apply_async(
+            args=(batch,), expires=settings.TRACKING_INTERVAL_SECONDS
+        )
+    )
+
+
+def stop_tracking(*, user: User) -> None:
+    """Cancel tracking: no poll starts after this (an in-flight one may still finish)."""
+    TrackingSubscription.objects.filter(user=user).update(
+        state=TrackingSubscription.State.STOPPED, updated_at=timezone.now()
+    )
+
+
+def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
+    """A paused tracking resumes at once when the user's new key checks out valid."""
+    if account.status != ExchangeAccount.Status.VALID:
+        return
+    now = timezone.now()
+    resumed = TrackingSubscription.objects.filter(
+        user_id=account.user_id, state=TrackingSubscription.State.PAUSED
+    ).update(
+        state=TrackingSubscription.State.ACTIVE,
+        next_poll_at=now,
+        consecutive_failures=0,
+        last_error_kind="",
+        last_error_message="",
+        last_error_at=None,
+        updated_at=now,
+    )
+    if resumed:
+        logger.info("tracking of user %s resumed with a valid key", account.user_id)
+
+
+def purge_position_history(*, now: datetime | None = None) -> int:
+    """Delete snapshots older than POSITIONS_HISTORY_RETENTION_DAYS; return how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.POSITIONS_HISTORY_RETENTION_DAYS)
+    deleted, _ = PositionSnapshot.objects.filter(taken_at__lt=cutoff).delete()
+    return deleted
+
+
+def on_credentials_checked(sender: Any, *, account: ExchangeAccount, **kwargs: Any) -> None:
+    resume_after_credentials_check(account=account)

@@ -1,0 +1,242 @@
+"""Recording poll results: current positions, history, per-user status, the cache.
+
+One transaction per flush of a batch: positions upserted in bulk, positions no longer
+reported closed (with a closing snapshot), subscription status updated; then the users'
+current positions are written through to the cache in one round trip.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.db import transaction
+
+from cryptotrack.accounts.models import ExchangeAccount
+from cryptotrack.exchanges.errors import (
+    UpstreamError,
+    UpstreamInvalidCredentials,
+    UpstreamPermissionDenied,
+    UpstreamRateLimited,
+)
+from cryptotrack.exchanges.kucoin import FuturesPosition
+from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.representations import positions_payload
+
+logger = logging.getLogger(__name__)
+
+# What makes a position "changed" for history: its structure, not what moves with the
+# mark price every poll (PnL, isolated leverage, liquidation price), which is snapshotted
+# every POSITIONS_SNAPSHOT_EVERY_SECONDS.
+_STRUCTURAL = ("size", "entry_price", "margin_mode", "realised_pnl")
+_UPDATED_FIELDS = [
+    "exchange_id",
+    "size",
+    "entry_price",
+    "mark_price",
+    "liquidation_price",
+    "leverage",
+    "margin_mode",
+    "unrealised_pnl",
+    "realised_pnl",
+    "settle_currency",
+    "opened_at",
+    "updated_at",
+    "seen_at",
+    "snapshot_at",
+]
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What one poll of one subscription produced: positions, or the error it met."""
+
+    subscription_id: int
+    user_id: int
+    symbols: tuple[str, ...]
+    started_at: datetime
+    positions: list[FuturesPosition] | None = None
+    error: UpstreamError | None = None
+
+
+def cache_key(user_id: int) -> str:
+    return f"positions:v1:{user_id}"
+
+
+def cache_timeout() -> int:
+    # Long enough to bridge a few slow polls, short enough that stopped tracking ages out.
+    return settings.TRACKING_INTERVAL_SECONDS * 4
+
+
+def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
+    """Store a flush of poll outcomes (see the module docstring)."""
+    succeeded = [o for o in outcomes if o.positions is not None]
+    with transaction.atomic():
+        current = _store_positions(succeeded, now=now)
+        _update_subscriptions(outcomes, now=now)
+    payloads = {
+        cache_key(o.user_id): {
+            "as_of": now.isoformat(),
+            "positions": positions_payload(current.get(o.user_id, [])),
+        }
+        for o in succeeded
+    }
+    if payloads:
+        caches["live"].set_many(payloads, timeout=cache_timeout())
+
+
+def _store_positions(succeeded: list[PollOutcome], *, now: datetime) -> dict[int, list[Position]]:
+    user_ids = [o.user_id for o in succeeded]
+    if not user_ids:
+        return {}
+    existing = {
+        (p.user_id, p.symbol, p.side): p for p in Position.objects.filter(user_id__in=user_ids)
+    }
+    snapshot_every = timedelta(seconds=settings.POSITIONS_SNAPSHOT_EVERY_SECONDS)
+    rows: list[Position] = []
+    snapshots: list[PositionSnapshot] = []
+    current: dict[int, list[Position]] = {}
+    for outcome in succeeded:
+        wanted = set(outcome.symbols)
+        for reported in outcome.positions or ():
+            if wanted and reported.symbol not in wanted:
+                continue
+            row = _position_row(outcome.user_id, reported, now=now)
+            old = existing.get((row.user_id, row.symbol, row.side))
+            if (
+                old is None
+                or any(getattr(old, f) != getattr(row, f) for f in _STRUCTURAL)
+                or old.snapshot_at is None
+                or old.snapshot_at <= now - snapshot_every
+            ):
+                snapshots.append(_snapshot(row, taken_at=now))
+            else:
+                row.snapshot_at = old.snapshot_at
+            rows.append(row)
+            current.setdefault(row.user_id, []).append(row)
+    if rows:
+        Position.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["user", "symbol", "side"],
+            update_fields=_UPDATED_FIELDS,
+        )
+    vanished = Position.objects.filter(user_id__in=user_ids, seen_at__lt=now)
+    snapshots += [_snapshot(p, taken_at=now, closed=True) for p in vanished]
+    vanished.delete()
+    if snapshots:
+        PositionSnapshot.objects.bulk_create(snapshots)
+    return current
+
+
+def _position_row(user_id: int, reported: FuturesPosition, *, now: datetime) -> Position:
+    return Position(
+        user_id=user_id,
+        exchange_id=reported.id,
+        symbol=reported.symbol,
+        side=reported.side.value,
+        size=reported.size,
+        entry_price=reported.entry_price,
+        mark_price=reported.mark_price,
+        liquidation_price=reported.liquidation_price,
+        leverage=reported.leverage,
+        margin_mode=reported.margin_mode.value,
+        unrealised_pnl=reported.unrealised_pnl,
+        realised_pnl=reported.realised_pnl,
+        settle_currency=reported.settle_currency,
+        opened_at=reported.opened_at,
+        updated_at=reported.updated_at or now,
+        seen_at=now,
+        snapshot_at=now,
+    )
+
+
+def _snapshot(position: Position, *, taken_at: datetime, closed: bool = False) -> PositionSnapshot:
+    return PositionSnapshot(
+        user_id=position.user_id,
+        symbol=position.symbol,
+        side=position.side,
+        size=position.size,
+        entry_price=position.entry_price,
+        mark_price=position.mark_price,
+        liquidation_price=position.liquidation_price,
+        leverage=position.leverage,
+        unrealised_pnl=position.unrealised_pnl,
+        realised_pnl=position.realised_pnl,
+        closed=closed,
+        taken_at=taken_at,
+    )
+
+
+def _update_subscriptions(outcomes: list[PollOutcome], *, now: datetime) -> None:
+    subscriptions = {
+        s.id: s
+        for s in TrackingSubscription.objects.filter(id__in=[o.subscription_id for o in outcomes])
+    }
+    account_verdicts: dict[int, tuple[ExchangeAccount.Status, str]] = {}
+    for outcome in outcomes:
+        subscription = subscriptions.get(outcome.subscription_id)
+        if subscription is None:
+            continue
+        subscription.last_polled_at = outcome.started_at
+        subscription.updated_at = now
+        if outcome.error is None:
+            subscription.last_success_at = outcome.started_at
+            subscription.consecutive_failures = 0
+            subscription.last_error_kind = subscription.last_error_message = ""
+            subscription.last_error_at = None
+            continue
+        error = outcome.error
+        subscription.consecutive_failures += 1
+        subscription.last_error_kind = error.kind
+        subscription.last_error_message = error.message[:2000]
+        subscription.last_error_at = now
+        if isinstance(error, UpstreamInvalidCredentials | UpstreamPermissionDenied):
+            # Polling again cannot help until the user replaces or fixes the key.
+            if subscription.state == TrackingSubscription.State.ACTIVE:
+                subscription.state = TrackingSubscription.State.PAUSED
+            status = (
+                ExchangeAccount.Status.INVALID
+                if isinstance(error, UpstreamInvalidCredentials)
+                else ExchangeAccount.Status.INSUFFICIENT_PERMISSION
+            )
+            account_verdicts[outcome.user_id] = (status, f"KuCoin refused the key: {error.message}")
+        elif isinstance(error, UpstreamRateLimited) and error.retry_after:
+            # Back this user off until KuCoin's window resets; nobody else waits.
+            resume_at = now + timedelta(seconds=error.retry_after)
+            subscription.next_poll_at = max(subscription.next_poll_at, resume_at)
+    TrackingSubscription.objects.bulk_update(
+        subscriptions.values(),
+        [
+            "state",
+            "next_poll_at",
+            "last_polled_at",
+            "last_success_at",
+            "consecutive_failures",
+            "last_error_kind",
+            "last_error_message",
+            "last_error_at",
+            "updated_at",
+        ],
+    )
+    for user_id, (status, message) in account_verdicts.items():
+        logger.info("tracking of user %s paused: %s", user_id, status)
+        ExchangeAccount.objects.filter(
+            user_id=user_id, exchange=ExchangeAccount.Exchange.KUCOIN
+        ).update(status=status, status_message=message, checked_at=now)
+
+
+def refill_cache(user_id: int, rows: list[dict[str, Any]], *, as_of: datetime) -> None:
+    """Put positions read from the database into the cache unless a fresher entry is there."""
+    payload = {"as_of": as_of.isoformat(), "positions": rows}
+    caches["live"].add(cache_key(user_id), payload, timeout=cache_timeout())
+
+
+def cached_positions(user_id: int) -> dict[str, Any] | None:
+    """The user's positions as last written through, or None (miss or cache down)."""
+    value = caches["live"].get(cache_key(user_id))
+    return value if isinstance(value, dict) else None

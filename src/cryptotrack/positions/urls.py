@@ -1,0 +1,9 @@
+from django.urls import path
+
+from cryptotrack.positions import apis
+
+urlpatterns = [
+    path("tracking", apis.TrackingApi.as_view(), name="tracking"),
+    path("positions", apis.PositionListApi.as_view(), name="positions"),
+    path("positions/history", apis.PositionHistoryApi.as_view(), name="positions-history"),
+]

@@ -1,0 +1,102 @@
+"""The tracking endpoints: start, status, cancel, and what bad input gets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cryptotrack.positions.models import TrackingSubscription
+
+pytestmark = pytest.mark.django_db
+
+TRACKING = "/api/v1/tracking"
+
+
+def test_status_is_stopped_before_tracking(user_client: Any) -> None:
+    body = user_client.get(TRACKING).json()
+    assert body["state"] == "stopped"
+    assert body["last_error"] is None
+    assert body["interval_seconds"] == 30
+
+
+def test_tracking_needs_kucoin_credentials(user_client: Any) -> None:
+    response = user_client.post(TRACKING, {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "no_credentials"
+    assert not TrackingSubscription.objects.exists()
+
+
+def test_start_then_again_then_cancel(make_trader: Callable[..., Any], client_for: Any) -> None:
+    trader = make_trader()
+    client = client_for(trader.user)
+
+    started = client.post(
+        TRACKING, {"symbols": ["XBTUSDTM", "ETHUSDTM", "XBTUSDTM"]}, format="json"
+    )
+    assert started.status_code == 201, started.json()
+    assert started.json()["state"] == "active"
+    assert started.json()["symbols"] == ["ETHUSDTM", "XBTUSDTM"]
+    assert started.json()["next_poll_at"] is not None
+
+    again = client.post(TRACKING, {}, format="json")
+    assert again.status_code == 200
+    assert again.json()["symbols"] == []
+
+    assert client.delete(TRACKING).status_code == 204
+    assert client.get(TRACKING).json()["state"] == "stopped"
+    assert client.post(TRACKING, {}, format="json").status_code == 201
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"symbols": "XBTUSDTM"},
+        {"symbols": ["xbt usdt"]},
+        {"symbols": [""]},
+        {"symbols": [123]},
+        {"symbols": ["A" * 31]},
+        {"symbols": [f"SYM{n}" for n in range(101)]},
+    ],
+)
+def test_bad_symbols_are_400(
+    make_trader: Callable[..., Any], client_for: Any, payload: Any
+) -> None:
+    client = client_for(make_trader().user)
+    response = client.post(TRACKING, payload, format="json")
+    assert response.status_code == 400
+    assert "symbols" in response.json()["errors"]
+    assert not TrackingSubscription.objects.exists()
+
+
+def test_rejected_key_starts_paused_with_the_reason(
+    make_trader: Callable[..., Any], client_for: Any
+) -> None:
+    trader = make_trader(on_exchange=False)  # the simulator does not know this key
+    body = client_for(trader.user).post(TRACKING, {}, format="json").json()
+    assert body["state"] == "paused"
+    assert body["last_error"]["kind"] == "invalid_credentials"
+    assert "KuCoin" in body["last_error"]["message"]
+
+
+def test_tracking_requires_authentication(api_client: Any) -> None:
+    assert api_client.get(TRACKING).status_code == 401
+    assert api_client.post(TRACKING, {}, format="json").status_code == 401
+    assert api_client.get("/api/v1/positions").status_code == 401
+
+
+def test_positions_with_bad_pagination_is_400(user_client: Any) -> None:
+    response = user_client.get("/api/v1/positions?per_page=1000")
+    assert response.status_code == 400
+    assert "per_page" in response.json()["errors"]
+
+
+def test_history_rejects_bad_times(user_client: Any) -> None:
+    response = user_client.get("/api/v1/positions/history?since=yesterday")
+    assert response.status_code == 400
+    assert "since" in response.json()["errors"]
+    swapped = user_client.get(
+        "/api/v1/positions/history?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z"
+    )
+    assert swapped.status_code == 400
