@@ -423,10 +423,10 @@ class FaultInjector:
 
 
 class RequestCounter:
-    """Counts requests per ``(scope, path)``; thread-safe enough for reads from tests.
+    """Counts requests per ``(scope, path)``.
 
-    ``Counter`` increments are atomic under the GIL for our purposes (one bytecode-level
-    dict update per request), so the hot path takes no lock.
+    Only the server's event-loop thread writes, so the hot path takes no lock; readers in
+    other threads (tests) copy the items before summing.
     """
 
     def __init__(self) -> None:
