@@ -1,0 +1,70 @@
+"""Reads of alerts: a user's list and one alert, and the pairs the monitor must price."""
+
+from __future__ import annotations
+
+from django.db import connection
+from django.db.models import QuerySet
+
+from cryptotrack.accounts.models import User
+from cryptotrack.alerts.models import Alert
+from cryptotrack.core.exceptions import NotFound
+
+
+def alert_list(
+    *, user: User, status: str | None = None, coin: str | None = None
+) -> QuerySet[Alert]:
+    """The user's alerts, newest first; deleted ones only when ``status="deleted"`` is asked."""
+    alerts = Alert.objects.filter(user=user)
+    # Deleted alerts are kept for the record but listed only when asked for by status.
+    alerts = alerts.filter(status=status) if status else alerts.exclude(status="deleted")
+    if coin:
+        alerts = alerts.filter(coin=coin.strip().lower())
+    return alerts
+
+
+def alert_get(*, user: User, alert_id: int) -> Alert:
+    """The user's alert (deleted ones too); another user's alert is NotFound, like a missing one."""
+    alert = Alert.objects.filter(user=user, pk=alert_id).first()
+    if alert is None:
+        raise NotFound(f"No alert {alert_id}.")
+    return alert
+
+
+def active_alert_count(*, user: User) -> int:
+    return Alert.objects.filter(user=user, status=Alert.Status.ACTIVE).count()
+
+
+# A loose index scan: one index probe per distinct pair instead of reading every active
+# alert, so the monitor's first query stays in milliseconds with a million alerts.
+_ACTIVE_PAIRS_POSTGRES = """
+WITH RECURSIVE pairs(coin, currency) AS (
+    (SELECT coin, currency FROM {table}
+     WHERE status = %s ORDER BY coin, currency LIMIT 1)
+  UNION ALL
+    SELECT nxt.coin, nxt.currency FROM pairs CROSS JOIN LATERAL (
+        SELECT a.coin, a.currency FROM {table} a
+        WHERE a.status = %s AND (a.coin, a.currency) > (pairs.coin, pairs.currency)
+        ORDER BY a.coin, a.currency LIMIT 1
+    ) nxt
+)
+SELECT coin, currency FROM pairs
+"""
+
+
+def active_pairs() -> list[tuple[str, str]]:
+    """The distinct ``(coin, currency)`` pairs that have at least one active alert, sorted."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Alert._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _ACTIVE_PAIRS_POSTGRES.format(table=table),
+                [Alert.Status.ACTIVE, Alert.Status.ACTIVE],
+            )
+            return [(coin, currency) for coin, currency in cursor.fetchall()]
+    rows = (
+        Alert.objects.filter(status=Alert.Status.ACTIVE)
+        .order_by("coin", "currency")
+        .values_list("coin", "currency")
+        .distinct()
+    )
+    return list(rows)
