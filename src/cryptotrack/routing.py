@@ -2,4 +2,6 @@
 
 from django.urls import URLPattern
 
-websocket_urlpatterns: list[URLPattern] = []
+from cryptotrack.quotes.routing import websocket_urlpatterns as quotes_websockets
+
+websocket_urlpatterns: list[URLPattern] = [*quotes_websockets]

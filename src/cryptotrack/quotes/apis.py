@@ -1,0 +1,164 @@
+"""HTTP API of quotes: the history (by page or cursor), a forced refresh, the latest quote.
+
+JWT required; personal API keys may read (GET). Each view parses its input with its own
+serializer, calls one service or selector, and answers :class:`QuoteOutput`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
+
+from cryptotrack.core.exceptions import NotFound
+from cryptotrack.core.schema import ErrorSerializer
+from cryptotrack.core.throttling import ScopedRateThrottle
+from cryptotrack.quotes import selectors, services
+from cryptotrack.quotes.pagination import QuotePagination
+from cryptotrack.quotes.pairs import (
+    CURRENCY_CODE_PATTERN,
+    DEFAULT_FROM_CURRENCY,
+    DEFAULT_TO_CURRENCY,
+    Pair,
+)
+from cryptotrack.quotes.serializers import QuoteOutput
+
+_CODE_MESSAGE = "3 to 10 uppercase letters or digits, like BTC or USD."
+
+
+class CurrencyCodeField(serializers.RegexField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            CURRENCY_CODE_PATTERN,
+            error_messages={"invalid": _CODE_MESSAGE},
+            help_text="Currency code: " + _CODE_MESSAGE,
+            **kwargs,
+        )
+
+
+class QueryDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 time in a query string; a naive one is UTC.
+
+    An unencoded ``+`` of the offset arrives as a space (``...T10:00:00 02:00``): read it back.
+    """
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
+        return super().to_internal_value(value)
+
+
+_PUBLIC_ERRORS = {
+    502: OpenApiResponse(
+        ErrorSerializer,
+        description="Alpha Vantage answered an error (`upstream_rejected`, "
+        "`upstream_invalid_key`), timed out (`upstream_timeout`), was unreachable or 5xx "
+        "(`upstream_unavailable`) or answered garbage (`upstream_bad_response`).",
+    ),
+    503: OpenApiResponse(
+        ErrorSerializer,
+        description="Our daily Alpha Vantage quota is spent (`quota_exhausted`) or Alpha "
+        "Vantage's rate limit is reached (`upstream_rate_limited`); `Retry-After` says when "
+        "to come back.",
+    ),
+}
+
+
+class QuoteListApi(APIView):
+    """``GET``: the history newest first. ``POST``: fetch a quote now, store and answer it."""
+
+    pagination_class = QuotePagination
+    throttle_scope = "quotes_refresh"
+
+    @property
+    def allow_all_max(self) -> int:
+        """``per_page=all`` answers at most this many rows."""
+        return int(settings.QUOTES_PER_PAGE_ALL_MAX)
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = list(super().get_throttles())
+        if self.request is not None and self.request.method == "POST":
+            # Per user: each forced refresh may spend one of the day's upstream calls.
+            throttles.append(ScopedRateThrottle())
+        return throttles
+
+    class FilterSerializer(serializers.Serializer[Any]):
+        from_currency = CurrencyCodeField(required=False)
+        to_currency = CurrencyCodeField(required=False)
+        since = QueryDateTimeField(
+            required=False, help_text="Only quotes fetched at or after this time (ISO 8601)."
+        )
+        until = QueryDateTimeField(
+            required=False, help_text="Only quotes fetched at or before this time (ISO 8601)."
+        )
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            since, until = attrs.get("since"), attrs.get("until")
+            if since is not None and until is not None and since > until:
+                raise serializers.ValidationError({"until": ["Must not be before `since`."]})
+            return attrs
+
+    class InputSerializer(serializers.Serializer[Any]):
+        from_currency = CurrencyCodeField(required=False, default=DEFAULT_FROM_CURRENCY)
+        to_currency = CurrencyCodeField(required=False, default=DEFAULT_TO_CURRENCY)
+
+    @extend_schema(
+        operation_id="quotes_list",
+        tags=["quotes"],
+        parameters=[FilterSerializer],
+        responses={200: QuoteOutput(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(
+            selectors.quote_list(**filters.validated_data), request, view=self
+        )
+        return paginator.get_paginated_response(QuoteOutput(page, many=True).data)
+
+    @extend_schema(
+        operation_id="quotes_refresh",
+        tags=["quotes"],
+        request=InputSerializer,
+        responses={201: QuoteOutput, **_PUBLIC_ERRORS},
+        description="Fetches the rate from Alpha Vantage now (BTC/USD by default), stores it "
+        "and answers it. Simultaneous refreshes of a pair, from any user and any server, "
+        "share one upstream call and answer the same stored quote.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        result = services.force_refresh(pair=Pair(data["from_currency"], data["to_currency"]))
+        return Response(QuoteOutput(result.quote).data, status=status.HTTP_201_CREATED)
+
+
+class LatestQuoteApi(APIView):
+    """The newest quote of a pair, from the cache (database when the cache misses or fails)."""
+
+    class FilterSerializer(serializers.Serializer[Any]):
+        from_currency = CurrencyCodeField(required=False, default=DEFAULT_FROM_CURRENCY)
+        to_currency = CurrencyCodeField(required=False, default=DEFAULT_TO_CURRENCY)
+
+    @extend_schema(
+        operation_id="quotes_latest",
+        tags=["quotes"],
+        parameters=[FilterSerializer],
+        responses={200: QuoteOutput},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        pair = Pair(filters.validated_data["from_currency"], filters.validated_data["to_currency"])
+        entry = selectors.latest_quote(pair=pair)
+        if entry is None:
+            raise NotFound(f"No {pair} quote yet.")
+        return Response(entry["quote"])

@@ -1,0 +1,122 @@
+"""Getting every new quote to the WebSocket subscribers, whichever process stored it.
+
+Two paths, one message (``{"type": "quote.stored", "id", "quote"}`` to the group
+:data:`GROUP`); consumers drop an id they already sent, so both paths may deliver:
+
+* :func:`announce` — the process that stores a quote sends it to the channel layer. With
+  Redis (production) that reaches every ASGI process at once.
+* :class:`QuoteWatcher` — with the in-memory layer (the embedded default: no Redis) a
+  message sent by the Celery worker reaches nobody, because that layer lives inside one
+  process. So each ASGI process that has subscribers polls the quotes table every
+  :data:`POLL_SECONDS` for ids above the last one it saw and sends those rows to its own
+  in-memory group. It runs only while somebody listens, and only with the in-memory layer:
+  with Redis, N ASGI processes polling would each re-send every quote N times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import weakref
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+
+from cryptotrack.quotes import selectors
+from cryptotrack.quotes.models import Quote
+from cryptotrack.quotes.serializers import quote_payload
+
+logger = logging.getLogger(__name__)
+
+GROUP = "quotes"
+MESSAGE_TYPE = "quote.stored"
+POLL_SECONDS = 0.5
+
+
+def quote_message(quote: Quote) -> dict[str, Any]:
+    return {"type": MESSAGE_TYPE, "id": quote.pk, "quote": quote_payload(quote)}
+
+
+def announce(quote: Quote) -> None:
+    """Send a just-stored quote to the subscribers; a channel layer failure is only logged.
+
+    The quote is stored whatever happens here: a Redis outage must not fail a refresh, and
+    the watcher (in-memory mode) or the next connect (latest quote) catches up.
+    """
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(GROUP, quote_message(quote))
+    except Exception as exc:
+        logger.warning("could not announce quote %s: %r", quote.pk, exc)
+
+
+def layer_is_process_local(layer: BaseChannelLayer | None) -> bool:
+    """True for the in-memory layer, whose messages never leave this process."""
+    return isinstance(layer, InMemoryChannelLayer)
+
+
+class QuoteWatcher:
+    """Polls the quotes table for this process while it has subscribers (see module doc)."""
+
+    def __init__(self, layer: BaseChannelLayer, *, poll_seconds: float = POLL_SECONDS) -> None:
+        self.layer = layer
+        self.poll_seconds = poll_seconds
+        self.subscribers = 0
+        self.last_id = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def subscribe(self) -> None:
+        """One more listener; starts polling from the newest id when it is the first."""
+        self.subscribers += 1
+        if self._task is None or self._task.done():
+            self.last_id = await database_sync_to_async(selectors.last_quote_id)()
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def unsubscribe(self) -> None:
+        """One listener fewer; stops polling when none is left."""
+        self.subscribers = max(0, self.subscribers - 1)
+        if self.subscribers == 0 and self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def poll_once(self) -> int:
+        """Send every quote stored since the last poll; return how many."""
+        quotes = await database_sync_to_async(selectors.quotes_after)(last_id=self.last_id)
+        for quote in quotes:
+            await self.layer.group_send(GROUP, quote_message(quote))
+            self.last_id = quote.pk
+        return len(quotes)
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            await asyncio.sleep(self.poll_seconds * min(2**failures, 20))
+            try:
+                await self.poll_once()
+                failures = 0
+            except Exception as exc:  # the database is down: keep trying, more slowly
+                failures += 1
+                logger.warning("live quotes watcher: poll failed (%r)", exc)
+
+
+_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, QuoteWatcher] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def watcher_for(layer: BaseChannelLayer | None) -> QuoteWatcher | None:
+    """This event loop's watcher when ``layer`` is process-local, else None (Redis delivers)."""
+    if layer is None or not layer_is_process_local(layer):
+        return None
+    loop = asyncio.get_running_loop()
+    watcher = _watchers.get(loop)
+    if watcher is None or watcher.layer is not layer:
+        watcher = _watchers[loop] = QuoteWatcher(layer)
+    return watcher

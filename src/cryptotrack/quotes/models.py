@@ -1,0 +1,94 @@
+"""Quotes: exchange rates as Alpha Vantage reported them, and the bookkeeping of fetching them.
+
+* :class:`Quote` is the history, append-only, read newest first (per pair or overall).
+* :class:`UpstreamBudget` counts the calls made to Alpha Vantage per UTC day, in the
+  database, so the free tier's quota holds across processes and restarts.
+* :class:`PairFetch` is one row per pair: the lease a process takes while it fetches that
+  pair (so simultaneous refreshes, in any process, make one upstream call) and the outcome
+  of the last failed fetch (so the requests that waited get the same answer).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+# Alpha Vantage gives 8 decimals; 22 integer digits hold any fiat price of any coin.
+RATE_DIGITS, RATE_PLACES = 30, 8
+
+
+class Quote(models.Model):
+    """One exchange rate of ``from_currency`` in ``to_currency``, stored when fetched."""
+
+    class Source(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled fetch"
+        FORCED = "forced", "Forced by a user"
+        STARTUP = "startup", "Fetched at start-up"
+
+    from_currency = models.CharField(max_length=10)
+    to_currency = models.CharField(max_length=10)
+    rate = models.DecimalField(max_digits=RATE_DIGITS, decimal_places=RATE_PLACES)
+    # Older Alpha Vantage answers carry no bid/ask (the 7-field shape).
+    bid = models.DecimalField(
+        max_digits=RATE_DIGITS, decimal_places=RATE_PLACES, null=True, blank=True
+    )
+    ask = models.DecimalField(
+        max_digits=RATE_DIGITS, decimal_places=RATE_PLACES, null=True, blank=True
+    )
+    refreshed_at = models.DateTimeField(help_text="Alpha Vantage's `6. Last Refreshed`.")
+    fetched_at = models.DateTimeField(default=timezone.now, help_text="When we received it.")
+    source = models.CharField(max_length=16, choices=Source.choices)
+
+    class Meta:
+        ordering = ["-fetched_at", "-id"]
+        indexes = [
+            # Newest first overall, and the keyset cursor (fetched_at, id) over all pairs.
+            models.Index(fields=["-fetched_at", "-id"], name="quote_newest_idx"),
+            # Newest first per pair: the latest quote, and the cursor filtered by pair.
+            models.Index(
+                fields=["from_currency", "to_currency", "-fetched_at", "-id"],
+                name="quote_pair_newest_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_currency}/{self.to_currency} {self.rate} at {self.fetched_at:%c}"
+
+
+class UpstreamBudget(models.Model):
+    """Calls made to one upstream on one UTC day, and until when it told us to stop."""
+
+    provider = models.CharField(max_length=32)
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+    blocked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "day"], name="upstream_budget_unique_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.day}: {self.calls} calls"
+
+
+class PairFetch(models.Model):
+    """The fetch lease of one pair and the last failure (see the module docstring)."""
+
+    from_currency = models.CharField(max_length=10)
+    to_currency = models.CharField(max_length=10)
+    lease_token = models.CharField(max_length=64, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    # {"status": 502|503, "code", "detail", "retry_after"}: what the waiters re-raise.
+    failure = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["from_currency", "to_currency"], name="pair_fetch_unique_pair"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_currency}/{self.to_currency}"

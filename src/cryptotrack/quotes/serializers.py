@@ -1,0 +1,34 @@
+"""The one public shape of a quote: list items, ``latest``, the POST answer, WebSocket frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from cryptotrack.quotes.models import Quote
+
+
+class QuoteOutput(serializers.ModelSerializer[Quote]):
+    """Decimals as strings (8 places, as Alpha Vantage gives them); times ISO 8601 in UTC."""
+
+    class Meta:
+        model = Quote
+        fields = [
+            "from_currency",
+            "to_currency",
+            "rate",
+            "bid",
+            "ask",
+            "fetched_at",
+            "refreshed_at",
+        ]
+        extra_kwargs = {
+            "fetched_at": {"help_text": "When cryptotrack received the quote."},
+            "refreshed_at": {"help_text": "Alpha Vantage's `Last Refreshed` time of the rate."},
+        }
+
+
+def quote_payload(quote: Quote) -> dict[str, Any]:
+    """``quote`` as the JSON object of the API (plain dict, ready for a cache or a frame)."""
+    return dict(QuoteOutput(quote).data)

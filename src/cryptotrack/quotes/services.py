@@ -1,0 +1,206 @@
+"""Fetching and storing quotes: forced, scheduled and at start-up, within the free tier.
+
+The heart is :func:`refresh_quote`. Whoever wants a quote of a pair says how old a quote
+may be (``fresh_after``). Per pair, one process at a time holds a lease (a conditional
+``UPDATE`` on :class:`~cryptotrack.quotes.models.PairFetch`, so it works across web servers
+and workers, on PostgreSQL and SQLite, with no transaction held open during the HTTP call)
+and makes the upstream call; everybody else waits and then takes the quote it stored —
+or, if it failed, the same error. N simultaneous ``POST /api/v1/quotes`` therefore make
+ONE call to Alpha Vantage and answer the same stored quote; a scheduled tick that meets a
+forced refresh in flight takes its result too.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from cryptotrack.core.exceptions import ApplicationError, ServiceUnavailable, UpstreamFailed
+from cryptotrack.exchanges.alphavantage import ExchangeRate
+from cryptotrack.exchanges.errors import UpstreamError, UpstreamRateLimited
+from cryptotrack.quotes import budget, live, selectors, upstream
+from cryptotrack.quotes.models import PairFetch, Quote
+from cryptotrack.quotes.pairs import Pair, configured_pairs
+
+logger = logging.getLogger(__name__)
+
+# How often a waiting request looks for the holder's result.
+WAIT_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """A quote of the pair recent enough for the caller; ``fetched`` if this call stored it."""
+
+    quote: Quote
+    fetched: bool
+
+
+def record_quote(*, rate: ExchangeRate, source: str) -> Quote:
+    """Store an exchange rate as a quote, refresh the latest-quote cache, tell the subscribers."""
+    quote = Quote.objects.create(
+        from_currency=rate.from_currency.upper(),
+        to_currency=rate.to_currency.upper(),
+        rate=rate.rate,
+        bid=rate.bid,
+        ask=rate.ask,
+        refreshed_at=rate.last_refreshed,
+        fetched_at=timezone.now(),
+        source=source,
+    )
+    selectors.cache_latest(quote)
+    live.announce(quote)
+    return quote
+
+
+def refresh_quote(*, pair: Pair, source: str, fresh_after: datetime) -> Refreshed:
+    """A quote of ``pair`` fetched at or after ``fresh_after``; fetch one only if none exists.
+
+    If another process is fetching the pair right now, wait for it and return its quote
+    (or raise its error, when it failed after this call began). Otherwise take the lease,
+    reserve one call of today's quota and ask Alpha Vantage. Raises ServiceUnavailable
+    (503: quota spent, rate limited) or UpstreamFailed (502: any other upstream failure).
+    """
+    started_at = timezone.now()
+    lease_seconds = settings.ALPHAVANTAGE_TIMEOUT_SECONDS + 5
+    deadline = time.monotonic() + 2 * lease_seconds
+    PairFetch.objects.get_or_create(from_currency=pair.from_currency, to_currency=pair.to_currency)
+    token = uuid.uuid4().hex
+    while True:
+        if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
+            return outcome
+        if _acquire_lease(pair, token, seconds=lease_seconds):
+            break
+        if time.monotonic() > deadline:
+            raise ServiceUnavailable(
+                f"Another fetch of {pair} is taking too long; try again shortly.",
+                retry_after=5,
+                code="fetch_in_progress",
+            )
+        time.sleep(WAIT_POLL_SECONDS)
+
+    failure: ApplicationError | None = None
+    try:
+        # The holder before us may have finished between our last look and our lease.
+        if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
+            return outcome
+        quote = record_quote(rate=_fetch(pair), source=source)
+        return Refreshed(quote=quote, fetched=True)
+    except ApplicationError as exc:
+        failure = exc
+        raise
+    finally:
+        _release_lease(pair, token, failure)
+
+
+def force_refresh(*, pair: Pair) -> Refreshed:
+    """``POST /api/v1/quotes``: a quote fetched after this request arrived (see refresh_quote)."""
+    return refresh_quote(pair=pair, source=Quote.Source.FORCED, fresh_after=timezone.now())
+
+
+def fetch_configured_pairs(*, source: str) -> list[Refreshed]:
+    """Fetch every pair of ``QUOTES_PAIRS`` unless a recent enough quote exists.
+
+    At start-up a quote younger than ``QUOTES_INTERVAL_SECONDS`` is enough (a restart does
+    not spend a call); on a scheduled tick one younger than half of it is (a redelivered or
+    doubled tick, or a forced refresh just before, spends none either). A failing pair is
+    logged and does not stop the others.
+    """
+    interval = timedelta(seconds=settings.QUOTES_INTERVAL_SECONDS)
+    max_age = interval if source == Quote.Source.STARTUP else interval / 2
+    results: list[Refreshed] = []
+    for pair in configured_pairs():
+        try:
+            result = refresh_quote(pair=pair, source=source, fresh_after=timezone.now() - max_age)
+        except ApplicationError as exc:
+            logger.warning("%s fetch of %s failed: %s (%s)", source, pair, exc.message, exc.code)
+            continue
+        if result.fetched:
+            logger.info("%s fetch of %s: %s", source, pair, result.quote.rate)
+        else:
+            logger.info("%s fetch of %s skipped: a recent quote exists", source, pair)
+        results.append(result)
+    return results
+
+
+# -- internals -------------------------------------------------------------------------
+
+
+def _fetch(pair: Pair) -> ExchangeRate:
+    """One upstream call, counted against today's quota; failures as our HTTP errors."""
+    if not upstream.api_key_configured():
+        raise upstream.not_configured_error()
+    budget.reserve_call(provider=budget.ALPHAVANTAGE, quota=settings.ALPHAVANTAGE_DAILY_QUOTA)
+    try:
+        return upstream.fetch_exchange_rate(pair)
+    except UpstreamError as exc:
+        if isinstance(exc, UpstreamRateLimited):
+            wait = exc.retry_after if exc.retry_after is not None else 60
+            budget.block_until(
+                provider=budget.ALPHAVANTAGE, until=timezone.now() + timedelta(seconds=wait)
+            )
+        logger.warning("Alpha Vantage %s failed: %s (%s)", pair, exc.message, exc.kind)
+        raise upstream.as_application_error(exc) from exc
+
+
+def _pair_filter(pair: Pair) -> Q:
+    return Q(from_currency=pair.from_currency, to_currency=pair.to_currency)
+
+
+def _outcome_since(pair: Pair, fresh_after: datetime, started_at: datetime) -> Refreshed | None:
+    """A quote fresh enough, or the error of a fetch that failed after we started waiting."""
+    quote = (
+        Quote.objects.filter(_pair_filter(pair), fetched_at__gte=fresh_after)
+        .order_by("-fetched_at", "-id")
+        .first()
+    )
+    if quote is not None:
+        return Refreshed(quote=quote, fetched=False)
+    row = PairFetch.objects.filter(_pair_filter(pair), failed_at__gte=started_at).first()
+    if row is not None and row.failure:
+        raise _error_from_record(row.failure)
+    return None
+
+
+def _acquire_lease(pair: Pair, token: str, *, seconds: float) -> bool:
+    now = timezone.now()
+    # One conditional UPDATE: on PostgreSQL a racer blocks on the row, then re-checks the
+    # condition against the winner's row and updates nothing; SQLite serialises writers.
+    acquired = PairFetch.objects.filter(
+        _pair_filter(pair), Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    ).update(lease_token=token, lease_expires_at=now + timedelta(seconds=seconds))
+    return acquired == 1
+
+
+def _release_lease(pair: Pair, token: str, failure: ApplicationError | None) -> None:
+    PairFetch.objects.filter(_pair_filter(pair), lease_token=token).update(
+        lease_token="",
+        lease_expires_at=None,
+        failed_at=timezone.now() if failure is not None else None,
+        failure=_error_record(failure) if failure is not None else None,
+    )
+
+
+def _error_record(error: ApplicationError) -> dict[str, Any]:
+    return {
+        "status": error.status,
+        "code": error.code,
+        "detail": error.message,
+        "retry_after": getattr(error, "retry_after", None),
+    }
+
+
+def _error_from_record(record: dict[str, Any]) -> ApplicationError:
+    if record.get("status") == ServiceUnavailable.status:
+        return ServiceUnavailable(
+            record["detail"], retry_after=int(record.get("retry_after") or 5), code=record["code"]
+        )
+    return UpstreamFailed(record["detail"], code=record["code"])

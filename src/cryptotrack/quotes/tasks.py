@@ -1,0 +1,36 @@
+"""Celery tasks of quotes: the scheduled fetch (declared in cryptotrack/celery.py) and the
+one at start-up, sent when a worker is ready.
+
+Both are idempotent — :func:`~cryptotrack.quotes.services.fetch_configured_pairs` skips a
+pair that already has a recent enough quote — so a redelivered task, a second worker
+starting, or production's separate beat and several workers never spend extra calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+from celery.signals import worker_ready
+from django.conf import settings
+
+from cryptotrack.quotes import services
+from cryptotrack.quotes.models import Quote
+
+
+@shared_task(name="cryptotrack.quotes.tasks.fetch_scheduled_quotes", ignore_result=True)
+def fetch_scheduled_quotes() -> None:
+    """Every ``QUOTES_INTERVAL_SECONDS`` (beat): fetch each pair of ``QUOTES_PAIRS``."""
+    services.fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+
+
+@shared_task(name="cryptotrack.quotes.tasks.fetch_startup_quotes", ignore_result=True)
+def fetch_startup_quotes() -> None:
+    """Once when a worker starts: fetch each pair that has no quote younger than the interval."""
+    services.fetch_configured_pairs(source=Quote.Source.STARTUP)
+
+
+@worker_ready.connect
+def send_startup_fetch(sender: Any = None, **kwargs: Any) -> None:
+    """Queue the start-up fetch (with ``worker -B`` and with a separate beat alike)."""
+    fetch_startup_quotes.apply_async(expires=settings.QUOTES_INTERVAL_SECONDS)

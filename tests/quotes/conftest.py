@@ -1,0 +1,134 @@
+"""Fixtures of the quotes tests: the Alpha Vantage simulator, stored quotes, live processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+from tests.conftest import STRONG_PASSWORD
+from tests.support.processes import REPO
+
+from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
+
+API_KEY = "quotes-test-key"
+
+
+@pytest.fixture
+def av_sim() -> Iterator[AlphaVantageSimulator]:
+    """The Alpha Vantage simulator on a free port, accepting only :data:`API_KEY`."""
+    with AlphaVantageSimulator(api_keys={API_KEY}) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def av_settings(settings: Any, av_sim: AlphaVantageSimulator) -> AlphaVantageSimulator:
+    """This process talks to the simulator, with the free tier's quota and a short timeout."""
+    settings.ALPHAVANTAGE_URL = av_sim.url
+    settings.ALPHAVANTAGE_API_KEY = API_KEY
+    settings.ALPHAVANTAGE_DAILY_QUOTA = 25
+    settings.ALPHAVANTAGE_TIMEOUT_SECONDS = 2.0
+    return av_sim
+
+
+@pytest.fixture
+def make_quotes(db: None) -> Callable[..., list[Any]]:
+    """Store ``n`` quotes of a pair, one a minute ending at ``end`` (default now), rates given
+    by ``rate(i)``; returns them oldest first."""
+    from django.utils import timezone
+
+    from cryptotrack.quotes.models import Quote
+
+    def make(
+        n: int,
+        *,
+        pair: tuple[str, str] = ("BTC", "USD"),
+        end: datetime | None = None,
+        step: timedelta = timedelta(minutes=1),
+        rate: Callable[[int], Decimal] = lambda i: Decimal("60000") + i,
+        source: str = Quote.Source.SCHEDULED,
+    ) -> list[Quote]:
+        end = end or timezone.now()
+        quotes = [
+            Quote(
+                from_currency=pair[0],
+                to_currency=pair[1],
+                rate=rate(i),
+                bid=rate(i) - Decimal("0.5"),
+                ask=rate(i) + Decimal("0.5"),
+                refreshed_at=end - (n - 1 - i) * step,
+                fetched_at=end - (n - 1 - i) * step,
+                source=source,
+            )
+            for i in range(n)
+        ]
+        return Quote.objects.bulk_create(quotes)
+
+    return make
+
+
+@pytest.fixture
+def quotes_env(live_env: dict[str, str], av_sim: AlphaVantageSimulator) -> dict[str, str]:
+    """Environment of our subprocesses (servers, workers): the test database, the simulator,
+    and a refresh throttle high enough for tests that fire many POSTs at once."""
+    return {
+        **live_env,
+        "ALPHAVANTAGE_URL": av_sim.url,
+        "ALPHAVANTAGE_API_KEY": API_KEY,
+        "ALPHAVANTAGE_DAILY_QUOTA": "25",
+        "ALPHAVANTAGE_TIMEOUT_SECONDS": "5",
+        "THROTTLE_QUOTES_REFRESH": "1000/min",
+        "THROTTLE_USER": "10000/min",
+    }
+
+
+@pytest.fixture
+def access_token() -> Callable[[Any], str]:
+    """A real access token for ``user`` (from the token endpoint), for live servers."""
+
+    def token(user: Any) -> str:
+        response = APIClient().post(
+            "/api/v1/auth/token",
+            {"username": user.username, "password": STRONG_PASSWORD},
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        return str(response.json()["access"])
+
+    return token
+
+
+# What a separate process runs to store a quote: the real forced-refresh service, against
+# the simulator, then prints the stored quote and the wall-clock time it was stored at.
+_STORE_IN_ANOTHER_PROCESS = """
+import json, time, django
+django.setup()
+from cryptotrack.quotes import services
+from cryptotrack.quotes.pairs import Pair
+from cryptotrack.quotes.serializers import quote_payload
+result = services.force_refresh(pair=Pair("BTC", "USD"))
+print(json.dumps({"stored_at": time.time(), "quote": quote_payload(result.quote)}))
+"""
+
+
+def store_quote_in_another_process(env: dict[str, str]) -> dict[str, Any]:
+    """Run a separate Python process that fetches and stores a BTC/USD quote; return what
+    it printed: ``{"stored_at": epoch seconds, "quote": payload}``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _STORE_IN_ANOTHER_PROCESS],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
