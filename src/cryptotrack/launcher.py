@@ -84,8 +84,7 @@ def start_simulators(children: Children) -> None:
         process = children.start(
             sim.module, [sys.executable, "-m", sim.module, "--port", "0", *sim.args], capture=True
         )
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()  # "<name> listening on http://127.0.0.1:PORT"
+        line = process.stdout.readline().strip() if process.stdout else ""  # "<name> listening on http://127.0.0.1:PORT"
         if "listening on " not in line:
             raise SystemExit(f"{sim.module} did not start: {line!r}")
         url = line.rsplit("listening on ", 1)[1] + sim.path_suffix

@@ -271,11 +271,11 @@ COINGECKO_TIMEOUT_SECONDS = env.float("COINGECKO_TIMEOUT_SECONDS", default=10.0)
 # --- Cadences -------------------------------------------------------------------------
 TRACKING_INTERVAL_SECONDS = env.int("TRACKING_INTERVAL_SECONDS", default=30)
 ALERTS_INTERVAL_SECONDS = env.int("ALERTS_INTERVAL_SECONDS", default=30)
-# Position tracking: rows claimed per dispatcher query (one Celery task each), concurrent
-# KuCoin requests inside one batch, a history snapshot at least this often per position,
+# Position tracking: rows claimed per dispatcher query (one Celery task each), KuCoin
+# requests in flight per batch (httpx slows down past ~16 on one loop), a history snapshot at least this often per position,
 # and how long history is kept.
 POSITIONS_BATCH_SIZE = env.int("POSITIONS_BATCH_SIZE", default=100)
-POSITIONS_POLL_CONCURRENCY = env.int("POSITIONS_POLL_CONCURRENCY", default=100)
+POSITIONS_POLL_CONCURRENCY = env.int("POSITIONS_POLL_CONCURRENCY", default=16)
 POSITIONS_SNAPSHOT_EVERY_SECONDS = env.int("POSITIONS_SNAPSHOT_EVERY_SECONDS", default=300)
 POSITIONS_HISTORY_RETENTION_DAYS = env.int("POSITIONS_HISTORY_RETENTION_DAYS", default=30)
 QUOTES_INTERVAL_SECONDS = env.int("QUOTES_INTERVAL_SECONDS", default=3600)

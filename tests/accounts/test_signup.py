@@ -128,3 +128,49 @@ def test_signup_rejects_non_json_body_with_json_error(api_client: Any) -> None:
     response = api_client.post(SIGNUP, "{not json", content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
+
+
+@pytest.fixture
+def kucoin(settings: Any) -> Any:
+    from cryptotrack.simulators.kucoin import KucoinSimulator
+
+    with KucoinSimulator() as sim:
+        settings.KUCOIN_SPOT_URL = settings.KUCOIN_FUTURES_URL = sim.url
+        yield sim
+
+
+def test_signup_checks_the_key_with_kucoin_and_warns_about_trading(
+    api_client: Any, kucoin: Any
+) -> None:
+    kucoin.add_key(KUCOIN["api_key"], KUCOIN["api_secret"], KUCOIN["api_passphrase"])
+
+    response = api_client.post(SIGNUP, {**GOOD, "kucoin": KUCOIN}, format="json")
+
+    assert response.status_code == 201
+    status = response.json()["kucoin"]
+    assert status["status"] == "valid"
+    assert status["permissions"] == ["General", "Futures"]
+    assert any("Futures" in warning for warning in status["warnings"])
+
+
+def test_signup_keeps_a_key_kucoin_rejects(api_client: Any, kucoin: Any) -> None:
+    kucoin.add_key(KUCOIN["api_key"], KUCOIN["api_secret"], "another-passphrase")
+
+    response = api_client.post(SIGNUP, {**GOOD, "kucoin": KUCOIN}, format="json")
+
+    assert response.status_code == 201
+    status = response.json()["kucoin"]
+    assert status["status"] == "invalid"
+    assert "passphrase" in status["message"].lower()
+    assert ExchangeAccount.objects.filter(user__username="ada", status="invalid").exists()
+
+
+def test_signup_reports_a_key_without_the_futures_permission(api_client: Any, kucoin: Any) -> None:
+    kucoin.add_key(
+        KUCOIN["api_key"], KUCOIN["api_secret"], KUCOIN["api_passphrase"], permissions=["General"]
+    )
+
+    status = api_client.post(SIGNUP, {**GOOD, "kucoin": KUCOIN}, format="json").json()["kucoin"]
+
+    assert status["status"] == "insufficient_permission"
+    assert "Futures" in status["message"]

@@ -6,8 +6,6 @@ Plain functions with keyword-only arguments; views call them, they call models.
 from __future__ import annotations
 
 import asyncio
-import logging
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -18,23 +16,6 @@ from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.accounts.signals import exchange_credentials_checked
 from cryptotrack.core import crypto
 from cryptotrack.exchanges import kucoin
-from cryptotrack.exchanges.errors import (
-    UpstreamError,
-    UpstreamInvalidCredentials,
-    UpstreamPermissionDenied,
-)
-
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CredentialsCheck:
-    """The outcome of asking the exchange about a key."""
-
-    status: str
-    message: str
-    warnings: tuple[str, ...] = ()
-    permissions: tuple[str, ...] = ()
 
 
 def key_hint(api_key: str) -> str:
@@ -137,34 +118,11 @@ def exchange_account_check(*, account: ExchangeAccount) -> ExchangeAccount:
     return account
 
 
-async def _check_kucoin(credentials: kucoin.KucoinCredentials) -> CredentialsCheck:
+async def _check_kucoin(credentials: kucoin.KucoinCredentials) -> kucoin.KeyAssessment:
     async with kucoin.KucoinClient(
         spot_url=settings.KUCOIN_SPOT_URL,
         futures_url=settings.KUCOIN_FUTURES_URL,
         timeout=settings.KUCOIN_CHECK_TIMEOUT_SECONDS,
         max_attempts=1,
     ) as client:
-        try:
-            info = await client.api_key_info(credentials)
-        except UpstreamInvalidCredentials as exc:
-            return CredentialsCheck(
-                ExchangeAccount.Status.INVALID, f"KuCoin rejected the key: {exc.message}"
-            )
-        except UpstreamPermissionDenied as exc:
-            return CredentialsCheck(
-                ExchangeAccount.Status.INSUFFICIENT_PERMISSION,
-                f"KuCoin refused the key: {exc.message}",
-            )
-        except UpstreamError as exc:
-            logger.info("KuCoin credentials check inconclusive: %s", exc.kind)
-            return CredentialsCheck(
-                ExchangeAccount.Status.UNVERIFIED,
-                f"KuCoin could not be asked ({exc.kind}); the key is kept and checked again later.",
-            )
-    verdict = kucoin.assess_api_key(info)
-    return CredentialsCheck(
-        status=verdict.status,
-        message=verdict.message,
-        warnings=tuple(verdict.warnings),
-        permissions=tuple(info.permissions),
-    )
+        return await client.check_credentials(credentials)

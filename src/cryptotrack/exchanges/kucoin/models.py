@@ -104,11 +104,13 @@ KeyStatus = Literal["valid", "invalid", "insufficient_permission", "unverified"]
 
 @dataclass(frozen=True, slots=True)
 class KeyAssessment:
-    """The verdict on a key: ``status``, a human ``message``, and any ``warnings``."""
+    """The verdict on a key: ``status``, a human ``message``, any ``warnings``, and the
+    ``permissions`` KuCoin says it has (empty when KuCoin could not be asked)."""
 
     status: KeyStatus
     message: str
     warnings: tuple[str, ...] = ()
+    permissions: tuple[str, ...] = ()
 
 
 def assess_api_key(
@@ -142,8 +144,14 @@ def assess_api_key(
             "insufficient_permission",
             f"The key lacks the permission(s) {', '.join(missing)} needed to read positions.",
             tuple(warnings),
+            tuple(info.permissions),
         )
-    return KeyAssessment("valid", "The key is valid and can read positions.", tuple(warnings))
+    return KeyAssessment(
+        "valid",
+        "The key is valid and can read positions.",
+        tuple(warnings),
+        tuple(info.permissions),
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""Tracking through real processes: Celery workers with beat, Redis, the KuCoin simulator.
+
+Every worker and Redis here is started by the test on its own port and killed by PID.
+Cadences are shortened (a 3 s interval) so a few intervals pass in seconds.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from cryptotrack.positions import services
+from cryptotrack.positions.models import TrackingSubscription
+from cryptotrack.simulators.kucoin import KucoinSimulator
+from tests.positions.test_polling import _poll, _positions
+from tests.support.processes import CeleryWorker, RedisServer, wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+INTERVAL = 3
+
+
+@pytest.fixture
+def fast_tracking(
+    settings: Any, kucoin_sim: KucoinSimulator, live_env: dict[str, str]
+) -> dict[str, str]:
+    """Settings and worker environment for a 3 s tracking interval against the simulator."""
+    settings.TRACKING_INTERVAL_SECONDS = INTERVAL
+    return live_env | {
+        "KUCOIN_SPOT_URL": kucoin_sim.url,
+        "KUCOIN_FUTURES_URL": kucoin_sim.url,
+        "KUCOIN_TIMEOUT_SECONDS": "5",
+        "TRACKING_INTERVAL_SECONDS": str(INTERVAL),
+        "DISPATCH_TICK_SECONDS": "0.5",
+        "POSITIONS_BATCH_SIZE": "10",
+    }
+
+
+def _polls(sim: KucoinSimulator, trader: Any) -> int:
+    return sim.request_count(api_key=trader.api_key, path="/api/v1/positions")
+
+
+def test_many_users_see_their_own_positions_within_one_interval(
+    make_trader: Callable[..., Any],
+    kucoin_sim: KucoinSimulator,
+    client_for: Any,
+    fast_tracking: dict[str, str],
+) -> None:
+    traders = [make_trader() for _ in range(24)]
+    for n, trader in enumerate(traders):
+        kucoin_sim.open_position(trader.api_key, "XBTUSDTM", size=n + 1)
+    clients = [client_for(t.user) for t in traders]
+    for client in clients:
+        assert client.post("/api/v1/tracking", {}, format="json").status_code == 201
+
+    with CeleryWorker(fast_tracking, beat=True):
+        started = time.monotonic()
+        for n, client in enumerate(clients):
+            wait_until(
+                lambda c=client: _positions(c)["count"] == 1, timeout=INTERVAL + 5, what="positions"
+            )
+            assert _positions(client)["results"][0]["size"].startswith(str(n + 1))
+        assert time.monotonic() - started < INTERVAL + 5
+
+        # A position opened, moved and closed on the exchange shows, changes and goes.
+        first, client = traders[0], clients[0]
+        kucoin_sim.open_position(first.api_key, "ETHUSDTM", side="short", size=4)
+        wait_until(lambda: _positions(client)["count"] == 2, timeout=INTERVAL * 2, what="opened")
+        kucoin_sim.set_mark_price("ETHUSDTM", 2500)
+        wait_until(
+            lambda: any(p["mark_price"].startswith("2500") for p in _positions(client)["results"]),
+            timeout=INTERVAL * 2,
+            what="moved",
+        )
+        kucoin_sim.close_position(first.api_key, "ETHUSDTM")
+        wait_until(lambda: _positions(client)["count"] == 1, timeout=INTERVAL * 2, what="closed")
+
+        # Over several intervals nobody is polled more than once per slot.
+        before = [_polls(kucoin_sim, t) for t in traders]
+        time.sleep(INTERVAL * 3)
+        after = [_polls(kucoin_sim, t) for t in traders]
+    for polled in (b - a for a, b in zip(before, after, strict=True)):
+        assert 2 <= polled <= 4, (before, after)
+
+
+def test_worker_killed_mid_batch_every_subscription_is_polled_again(
+    make_trader: Callable[..., Any],
+    kucoin_sim: KucoinSimulator,
+    fast_tracking: dict[str, str],
+) -> None:
+    traders = [make_trader() for _ in range(20)]
+    for trader in traders:
+        services.start_tracking(user=trader.user, symbols=[])
+    kucoin_sim.inject_fault("latency", latency=1.5)  # keeps batches in flight
+
+    worker = CeleryWorker(fast_tracking, beat=True).start()
+    try:
+        wait_until(
+            lambda: "polled" in worker.log() or sum(_polls(kucoin_sim, t) for t in traders) > 0,
+            timeout=INTERVAL * 3,
+            what="a batch in flight",
+        )
+        worker.kill(signal.SIGKILL)
+        killed_at = timezone.now()
+    finally:
+        worker.kill()
+    kucoin_sim.clear_faults()
+
+    with CeleryWorker(fast_tracking, beat=True):
+
+        def all_polled_since_kill() -> bool:
+            rows = TrackingSubscription.objects.filter(user__in=[t.user for t in traders])
+            return all(r.last_success_at and r.last_success_at > killed_at for r in rows)
+
+        wait_until(
+            all_polled_since_kill, timeout=INTERVAL * 2 + 8, what="every subscription polled"
+        )
+        assert TrackingSubscription.objects.filter(state="active").count() == len(traders)
+
+
+def test_redis_down_serves_positions_from_database_then_cache_again(
+    make_trader: Callable[..., Any], kucoin_sim: KucoinSimulator, client_for: Any, settings: Any
+) -> None:
+    with RedisServer() as redis:
+        settings.CACHES = {
+            **settings.CACHES,
+            "live": {
+                "BACKEND": "cryptotrack.core.cache.ResilientRedisCache",
+                "LOCATION": redis.url,
+                "KEY_PREFIX": "redis-down-test",
+                "OPTIONS": {"SOCKET_TIMEOUT": 0.25, "BREAKER_SECONDS": 1.0},
+            },
+        }
+        trader = make_trader()
+        kucoin_sim.open_position(trader.api_key, "XBTUSDTM", size=2)
+        subscription, _ = services.start_tracking(user=trader.user, symbols=[])
+        _poll(subscription)
+        client = client_for(trader.user)
+        assert _positions(client)["source"] == "cache"
+
+        redis.kill(signal.SIGKILL)
+        slowest = 0.0
+        for _ in range(40):
+            started = time.monotonic()
+            body = _positions(client)  # asserts 200
+            slowest = max(slowest, time.monotonic() - started)
+            assert body["source"] == "database"
+            assert body["count"] == 1
+        assert slowest < 0.5, f"a request took {slowest:.2f}s while Redis was down"
+
+        redis.start()
+        time.sleep(1.2)  # the breaker lets a probe through again
+        wait_until(lambda: _positions(client)["source"] == "cache", timeout=5, what="cache again")
