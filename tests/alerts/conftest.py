@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,8 @@ import pytest
 
 from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 from tests.alerts.smtp_server import SmtpServer
+
+FROM_EMAIL = "cryptotrack alerts <alerts@cryptotrack.test>"
 
 
 @pytest.fixture
@@ -26,6 +29,7 @@ def coingecko(settings: Any) -> Iterator[CoinGeckoSimulator]:
 @pytest.fixture
 def smtp(settings: Any) -> Iterator[SmtpServer]:
     """A real SMTP server, and Django's SMTP backend pointed at it."""
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
     server = SmtpServer().start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
@@ -33,6 +37,7 @@ def smtp(settings: Any) -> Iterator[SmtpServer]:
     settings.EMAIL_TIMEOUT = 2
     settings.EMAIL_USE_TLS = False
     settings.EMAIL_HOST_USER = ""
+    settings.DEFAULT_FROM_EMAIL = FROM_EMAIL
     yield server
     server.stop()
 
