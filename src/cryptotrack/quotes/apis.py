@@ -109,6 +109,9 @@ class QuoteListApi(APIView):
         from_currency = CurrencyCodeField(required=False, default=DEFAULT_FROM_CURRENCY)
         to_currency = CurrencyCodeField(required=False, default=DEFAULT_TO_CURRENCY)
 
+        class Meta:
+            ref_name = "QuoteRefresh"  # the OpenAPI component (every app nests an "Input")
+
     @extend_schema(
         operation_id="quotes_list",
         tags=["quotes"],

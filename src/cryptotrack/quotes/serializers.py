@@ -14,6 +14,7 @@ class QuoteOutput(serializers.ModelSerializer[Quote]):
 
     class Meta:
         model = Quote
+        ref_name = "Quote"  # the OpenAPI component
         fields = [
             "from_currency",
             "to_currency",

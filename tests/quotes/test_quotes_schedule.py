@@ -1,0 +1,95 @@
+"""The schedule: a real Celery worker with embedded beat fetches every pair at start-up and
+then every QUOTES_INTERVAL_SECONDS; start-up and redelivered ticks spend no extra calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from tests.support.processes import CeleryWorker, wait_until
+
+from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
+
+
+@pytest.mark.slow
+def test_worker_with_beat_fetches_at_start_up_then_on_schedule(
+    quotes_env: dict[str, str], av_sim: AlphaVantageSimulator
+) -> None:
+    from cryptotrack.quotes.models import Quote
+
+    env = {**quotes_env, "QUOTES_INTERVAL_SECONDS": "2", "QUOTES_PAIRS": "BTC/USD, ETH/USD"}
+
+    def sources(pair: tuple[str, str]) -> set[str]:
+        rows = Quote.objects.filter(from_currency=pair[0], to_currency=pair[1])
+        return set(rows.values_list("source", flat=True))
+
+    with CeleryWorker(env, beat=True, concurrency=1) as worker:
+        try:
+            wait_until(
+                lambda: (
+                    {"startup", "scheduled"} <= sources(("BTC", "USD"))
+                    and {"startup", "scheduled"} <= sources(("ETH", "USD"))
+                ),
+                timeout=30,
+                interval=0.2,
+                what="start-up and scheduled quotes of both pairs",
+            )
+        except AssertionError:
+            print(worker.log()[-5000:])
+            raise
+
+    first = Quote.objects.order_by("fetched_at", "id").first()
+    assert first is not None
+    assert first.source == Quote.Source.STARTUP
+    assert first.rate > 0
+    assert first.refreshed_at.tzinfo is not None
+    assert av_sim.call_count == Quote.objects.count()
+
+
+def test_start_up_fetch_is_skipped_when_a_quote_younger_than_the_interval_exists(
+    av_settings: AlphaVantageSimulator, make_quotes: Callable[..., list[Any]], settings: Any
+) -> None:
+    from cryptotrack.quotes.models import Quote
+    from cryptotrack.quotes.services import fetch_configured_pairs
+
+    settings.QUOTES_INTERVAL_SECONDS = 3600
+    settings.QUOTES_PAIRS = ["BTC/USD", "ETH/USD"]
+    make_quotes(1, pair=("BTC", "USD"))  # just now
+    make_quotes(1, pair=("ETH", "USD"), end=Quote.objects.get().fetched_at - timedelta(hours=2))
+
+    results = fetch_configured_pairs(source=Quote.Source.STARTUP)
+
+    assert [r.fetched for r in results] == [False, True]
+    assert av_settings.call_count == 1  # only ETH/USD, whose quote was two hours old
+    assert Quote.objects.filter(source=Quote.Source.STARTUP).count() == 1
+
+
+def test_a_redelivered_scheduled_tick_spends_no_call(
+    av_settings: AlphaVantageSimulator, settings: Any, db: None
+) -> None:
+    from cryptotrack.quotes.models import Quote
+    from cryptotrack.quotes.services import fetch_configured_pairs
+
+    settings.QUOTES_PAIRS = ["BTC/USD"]
+
+    fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+    fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+
+    assert av_settings.call_count == 1
+    assert Quote.objects.count() == 1
+
+
+def test_a_failing_pair_does_not_stop_the_others(
+    av_settings: AlphaVantageSimulator, settings: Any, db: None
+) -> None:
+    from cryptotrack.quotes.models import Quote
+    from cryptotrack.quotes.services import fetch_configured_pairs
+
+    settings.QUOTES_PAIRS = ["ZZZ/USD", "ETH/USD"]  # the simulator does not know ZZZ
+
+    results = fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+
+    assert [(r.quote.from_currency, r.fetched) for r in results] == [("ETH", True)]
+    assert av_settings.call_count == 2
