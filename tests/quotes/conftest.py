@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -13,11 +16,41 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 from tests.conftest import STRONG_PASSWORD
-from tests.support.processes import REPO
+from tests.support.processes import REPO, AsgiServer
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import ClientConnection
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
 
 API_KEY = "quotes-test-key"
+
+
+class Frames:
+    """Reads a WebSocket in a thread, keeping each frame with the time it arrived."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        try:
+            for message in self.ws:
+                self.frames.put((time.time(), json.loads(message)))
+        except ConnectionClosed:
+            pass
+
+    def next(self, timeout: float) -> tuple[float, dict[str, Any]]:
+        return self.frames.get(timeout=timeout)
+
+    def assert_silent(self, seconds: float) -> None:
+        with pytest.raises(queue.Empty):
+            self.frames.get(timeout=seconds)
+
+
+def ws_url(server: AsgiServer, query: str = "") -> str:
+    return server.url.replace("http://", "ws://") + "/ws/rates" + (f"?{query}" if query else "")
 
 
 @pytest.fixture

@@ -4,51 +4,19 @@ in-memory channel layer (where the ASGI process watches the quotes table)."""
 
 from __future__ import annotations
 
-import json
-import queue
-import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from tests.quotes.conftest import store_quote_in_another_process
+from tests.quotes.conftest import Frames, store_quote_in_another_process, ws_url
 from tests.support.processes import AsgiServer
-from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
 
 pytestmark = pytest.mark.slow
-
-
-class Frames:
-    """Reads a WebSocket in a thread, keeping each frame with the time it arrived."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.frames: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        try:
-            for message in self.ws:
-                self.frames.put((time.time(), json.loads(message)))
-        except ConnectionClosed:
-            pass
-
-    def next(self, timeout: float) -> tuple[float, dict[str, Any]]:
-        return self.frames.get(timeout=timeout)
-
-    def assert_silent(self, seconds: float) -> None:
-        with pytest.raises(queue.Empty):
-            self.frames.get(timeout=seconds)
-
-
-def ws_url(server: AsgiServer, query: str = "") -> str:
-    return server.url.replace("http://", "ws://") + "/ws/rates" + (f"?{query}" if query else "")
 
 
 @pytest.fixture

@@ -8,16 +8,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from tests.support.processes import CeleryWorker, wait_until
+from tests.quotes.conftest import Frames, ws_url
+from tests.support.processes import AsgiServer, CeleryWorker, wait_until
+from websockets.sync.client import connect
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
 
 
 @pytest.mark.slow
-def test_worker_with_beat_fetches_at_start_up_then_on_schedule(
+def test_worker_with_beat_fetches_at_start_up_then_on_schedule_and_pushes_each_live(
     quotes_env: dict[str, str], av_sim: AlphaVantageSimulator
 ) -> None:
     from cryptotrack.quotes.models import Quote
+    from cryptotrack.quotes.serializers import quote_payload
 
     env = {**quotes_env, "QUOTES_INTERVAL_SECONDS": "2", "QUOTES_PAIRS": "BTC/USD, ETH/USD"}
 
@@ -25,7 +28,12 @@ def test_worker_with_beat_fetches_at_start_up_then_on_schedule(
         rows = Quote.objects.filter(from_currency=pair[0], to_currency=pair[1])
         return set(rows.values_list("source", flat=True))
 
-    with CeleryWorker(env, beat=True, concurrency=1) as worker:
+    with (
+        AsgiServer(env) as server,
+        connect(ws_url(server), open_timeout=5) as ws,
+        CeleryWorker(env, beat=True, concurrency=1) as worker,
+    ):
+        frames = Frames(ws)
         try:
             wait_until(
                 lambda: (
@@ -39,9 +47,13 @@ def test_worker_with_beat_fetches_at_start_up_then_on_schedule(
         except AssertionError:
             print(worker.log()[-5000:])
             raise
+        first = Quote.objects.order_by("fetched_at", "id").first()
+        assert first is not None
+        # Stored by the worker process, pushed through Redis by it, within a second.
+        arrived_at, frame = frames.next(timeout=1)
+        assert frame == quote_payload(first)
+        assert arrived_at - first.fetched_at.timestamp() < 1.0
 
-    first = Quote.objects.order_by("fetched_at", "id").first()
-    assert first is not None
     assert first.source == Quote.Source.STARTUP
     assert first.rate > 0
     assert first.refreshed_at.tzinfo is not None
