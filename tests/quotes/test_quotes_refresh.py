@@ -156,6 +156,17 @@ def test_no_api_key_configured_is_502_without_a_call(
     assert av_settings.call_count == 0
 
 
+def test_an_unusable_upstream_url_is_502_not_500(
+    user_client: APIClient, av_settings: AlphaVantageSimulator, settings: Any
+) -> None:
+    settings.ALPHAVANTAGE_URL = "http://\x00/query"  # httpx.InvalidURL, untyped by the client
+
+    response = refresh(user_client)
+
+    assert response.status_code == 502
+    assert response.json()["code"] == "upstream_error"
+
+
 def test_daily_limit_information_is_503_until_midnight_and_stops_further_calls(
     user_client: APIClient, av_settings: AlphaVantageSimulator
 ) -> None:

@@ -149,6 +149,13 @@ def _fetch(pair: Pair) -> ExchangeRate:
             )
         logger.warning("Alpha Vantage %s failed: %s (%s)", pair, exc.message, exc.kind)
         raise upstream.as_application_error(exc) from exc
+    except Exception as exc:
+        # A failure the client does not type (a malformed ALPHAVANTAGE_URL, a bug): still
+        # the upstream call that failed, answered 502 with the cause in the log, never 500.
+        logger.exception("Alpha Vantage %s failed unexpectedly", pair)
+        raise UpstreamFailed(
+            f"The call to Alpha Vantage failed ({type(exc).__name__}).", code="upstream_error"
+        ) from exc
 
 
 def _pair_filter(pair: Pair) -> Q:

@@ -14,6 +14,7 @@ timeout                                   502     ``upstream_timeout``
 5xx or unreachable                        502     ``upstream_unavailable``
 not JSON, fields missing                  502     ``upstream_bad_response``
 no ``ALPHAVANTAGE_API_KEY`` configured    502     ``upstream_not_configured``
+anything else (bad URL setting, a bug)    502     ``upstream_error``
 ========================================  ======  ==========================
 
 503 means "wait ``Retry-After`` and the same request will work"; 502 means the upstream
