@@ -22,7 +22,9 @@ def available() -> list[str]:
 
 def main() -> None:
     args = sys.argv[1:]
-    names, extra = (args[: args.index("--")], args[args.index("--") + 1 :]) if "--" in args else (args, [])
+    names, extra = (
+        (args[: args.index("--")], args[args.index("--") + 1 :]) if "--" in args else (args, [])
+    )
     unknown = set(names) - set(available())
     if unknown:
         sys.exit(f"unknown benchmark(s) {sorted(unknown)}; available: {available()}")

@@ -84,7 +84,8 @@ def start_simulators(children: Children) -> None:
         process = children.start(
             sim.module, [sys.executable, "-m", sim.module, "--port", "0", *sim.args], capture=True
         )
-        line = process.stdout.readline().strip() if process.stdout else ""  # "<name> listening on http://127.0.0.1:PORT"
+        # The simulator's first line: "<name> listening on http://127.0.0.1:PORT".
+        line = process.stdout.readline().strip() if process.stdout else ""
         if "listening on " not in line:
             raise SystemExit(f"{sim.module} did not start: {line!r}")
         url = line.rsplit("listening on ", 1)[1] + sim.path_suffix
@@ -146,7 +147,6 @@ def main() -> None:
         prepare_database()
         from django.conf import settings
 
-        Path(settings.VAR_DIR, "broker", "processed").mkdir(parents=True, exist_ok=True)
         children.start(
             "celery",
             [

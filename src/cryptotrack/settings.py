@@ -40,15 +40,16 @@ DEBUG = env.bool("DEBUG", default=False)
 # --- Secrets --------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
 _secret_key = env.str("SECRET_KEY", default="")
-_encryption_keys = env.list("CREDENTIALS_ENCRYPTION_KEYS", default=[])
-if not _secret_key or not _encryption_keys:
+_encryption_keys = env.str("CREDENTIALS_ENCRYPTION_KEYS", default="").split(",")
+if not _secret_key or _encryption_keys == [""]:
     if PRODUCTION:
         raise ImproperlyConfigured(
             "SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS must be set when ENVIRONMENT=production."
         )
     _local = load_or_create_local_secrets(VAR_DIR / "secrets.env")
     _secret_key = _secret_key or _local["SECRET_KEY"]
-    _encryption_keys = _encryption_keys or [_local["CREDENTIALS_ENCRYPTION_KEYS"]]
+    if _encryption_keys == [""]:
+        _encryption_keys = [_local["CREDENTIALS_ENCRYPTION_KEYS"]]
 SECRET_KEY = _secret_key
 # Fernet keys, newest first: encrypt with the first, decrypt with any (MultiFernet).
 CREDENTIALS_ENCRYPTION_KEYS = fernet_keys(_encryption_keys)
@@ -272,8 +273,8 @@ COINGECKO_TIMEOUT_SECONDS = env.float("COINGECKO_TIMEOUT_SECONDS", default=10.0)
 TRACKING_INTERVAL_SECONDS = env.int("TRACKING_INTERVAL_SECONDS", default=30)
 ALERTS_INTERVAL_SECONDS = env.int("ALERTS_INTERVAL_SECONDS", default=30)
 # Position tracking: rows claimed per dispatcher query (one Celery task each), KuCoin
-# requests in flight per batch (httpx slows down past ~16 on one loop), a history snapshot at least this often per position,
-# and how long history is kept.
+# requests in flight per batch, a history snapshot at least this often per position
+# (and on every change), and how long history is kept.
 POSITIONS_BATCH_SIZE = env.int("POSITIONS_BATCH_SIZE", default=100)
 POSITIONS_POLL_CONCURRENCY = env.int("POSITIONS_POLL_CONCURRENCY", default=16)
 POSITIONS_SNAPSHOT_EVERY_SECONDS = env.int("POSITIONS_SNAPSHOT_EVERY_SECONDS", default=300)
@@ -288,10 +289,15 @@ ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
 CELERY_BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL == "filesystem://":
+    # Every process that sends or receives tasks needs these folders; kombu makes none.
+    for _folder in ("processed", "control"):
+        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "data_folder_in": str(CELERY_BROKER_DIR),
         "data_folder_out": str(CELERY_BROKER_DIR),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # Without this kombu puts its broadcast folder in the working directory.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -310,7 +316,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Seconds between dispatcher ticks of the beat (the due-queue is read this often).
-DISPATCH_TICK_SECONDS = env.float("DISPATCH_TICK_SECONDS", default=2.0)
+DISPATCH_TICK_SECONDS = env.float("DISPATCH_TICK_SECONDS", default=1.0)
 
 # --- Channels -------------------------------------------------------------------------
 if REDIS_URL:

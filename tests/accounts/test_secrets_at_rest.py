@@ -67,3 +67,33 @@ def test_no_secret_is_stored_in_any_form(api_client: Any, settings: Any) -> None
     for name, secret in SECRETS.items():
         for form in _forms(secret):
             assert form not in dump, f"{name} found in the database as {form!r}"
+
+
+def test_rotate_credentials_key_command_keeps_secrets_readable(
+    api_client: Any, settings: Any
+) -> None:
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from cryptotrack.accounts.models import ExchangeAccount
+    from cryptotrack.accounts.services import exchange_account_credentials
+
+    settings.KUCOIN_SPOT_URL = settings.KUCOIN_FUTURES_URL = "http://127.0.0.1:9"
+    api_client.post(
+        "/api/v1/auth/signup",
+        {"name": "R", "username": "rotator", "password": "canary-password-991", "kucoin": SECRETS},
+        format="json",
+    )
+    before = ExchangeAccount.objects.get().api_secret_encrypted
+    new_key = Fernet.generate_key().decode()
+    settings.CREDENTIALS_ENCRYPTION_KEYS = [new_key, *settings.CREDENTIALS_ENCRYPTION_KEYS]
+
+    call_command("rotate_credentials_key")
+
+    account = ExchangeAccount.objects.get()
+    assert account.api_secret_encrypted != before
+    assert (
+        Fernet(new_key.encode()).decrypt(account.api_secret_encrypted.encode()).decode()
+        == SECRETS["api_secret"]
+    )
+    assert exchange_account_credentials(account=account).api_passphrase == SECRETS["api_passphrase"]

@@ -1,0 +1,114 @@
+"""Configuration from the environment, checked in fresh interpreters (settings load once)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROBE = (
+    "import django, json; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'secret': s.SECRET_KEY, "
+    "'keys': s.CREDENTIALS_ENCRYPTION_KEYS, 'cache': s.CACHES['default']['BACKEND'], "
+    "'broker': s.CELERY_BROKER_URL, 'kucoin': s.KUCOIN_SPOT_URL}))"
+)
+
+
+def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CREDENTIALS_ENCRYPTION_KEYS"}
+    }
+    return subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={
+            **base,
+            "DJANGO_SETTINGS_MODULE": "cryptotrack.settings",
+            "VAR_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _loaded(result: subprocess.CompletedProcess[str]) -> dict[str, object]:
+    import json
+
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_embedded_default_generates_secrets_once_and_reuses_them(tmp_path: Path) -> None:
+    first = _loaded(_settings(tmp_path))
+    second = _loaded(_settings(tmp_path))
+
+    secrets_file = tmp_path / "secrets.env"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
+    assert first["secret"] == second["secret"]
+    assert first["keys"] == second["keys"]
+    assert first["db"] == "django.db.backends.sqlite3"
+    assert first["cache"] == "django.core.cache.backends.db.DatabaseCache"
+    assert first["broker"] == "filesystem://"
+
+
+def test_empty_variables_count_as_unset(tmp_path: Path) -> None:
+    loaded = _loaded(_settings(tmp_path, DATABASE_URL="", REDIS_URL="", KUCOIN_SPOT_URL=""))
+    assert loaded["db"] == "django.db.backends.sqlite3"
+    assert loaded["kucoin"] == "https://api.kucoin.com"
+
+
+def test_redis_url_switches_cache_and_broker(tmp_path: Path) -> None:
+    loaded = _loaded(_settings(tmp_path, REDIS_URL="redis://127.0.0.1:6379/3"))
+    assert loaded["cache"] == "cryptotrack.core.cache.ResilientRedisCache"
+    assert loaded["broker"] == "redis://127.0.0.1:6379/3"
+
+
+def test_production_without_keys_refuses_to_start(tmp_path: Path) -> None:
+    result = _settings(tmp_path, ENVIRONMENT="production")
+    assert result.returncode != 0
+    assert "SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS must be set" in result.stderr
+    assert not (tmp_path / "secrets.env").exists()
+
+
+@pytest.mark.parametrize("keys", ["not-a-key", "c2hvcnQ=", ","])
+def test_malformed_encryption_key_is_a_clear_startup_error(tmp_path: Path, keys: str) -> None:
+    result = _settings(tmp_path, SECRET_KEY="x" * 50, CREDENTIALS_ENCRYPTION_KEYS=keys)
+    assert result.returncode != 0
+    assert "CREDENTIALS_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_key_rotation_reencrypts_under_the_newest_key(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    token = Fernet(old.encode()).encrypt(b"api-secret").decode()
+    script = (
+        "import django; django.setup(); from cryptotrack.core import crypto; "
+        f"rotated = crypto.rotate({token!r}); "
+        "from cryptography.fernet import Fernet; "
+        f"print(Fernet({new!r}.encode()).decrypt(rotated.encode()).decode())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "cryptotrack.settings",
+            "VAR_DIR": str(tmp_path),
+            "SECRET_KEY": "x" * 50,
+            "CREDENTIALS_ENCRYPTION_KEYS": f"{new},{old}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "api-secret"
