@@ -35,8 +35,17 @@ SCREENSHOT = REPO / "test-artifacts" / "rates-live.png"
 def off_the_browser_loop(work: Callable[[], T]) -> T:
     """Run Django code in a thread of its own: Playwright's sync API keeps an event loop
     running in the test's thread, where Django refuses database access."""
+
+    def run() -> T:
+        from django.db import connection
+
+        try:
+            return work()
+        finally:
+            connection.close()  # the thread's own connection would keep the test DB open
+
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(work).result(timeout=30)
+        return pool.submit(run).result(timeout=30)
 
 
 @pytest.fixture
