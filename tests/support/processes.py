@@ -30,7 +30,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until(predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = "") -> Any:
+def wait_until(
+    predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = ""
+) -> Any:
     """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -53,10 +55,15 @@ class ManagedProcess:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Self:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and args
-            self.args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
-        )
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the fd
+            self.process = subprocess.Popen(
+                self.args,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -100,7 +107,17 @@ class RedisServer(ManagedProcess):
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        args = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        args = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
         super().__init__(args, env=os.environ, name=f"redis-{self.port}")
 
     @property
@@ -169,7 +186,9 @@ class CeleryWorker(ManagedProcess):
 
     def start(self) -> Self:
         super().start()
-        wait_until(lambda: "ready." in self.log() or not self.alive(), timeout=60, what="celery ready")
+        wait_until(
+            lambda: "ready." in self.log() or not self.alive(), timeout=60, what="celery ready"
+        )
         if not self.alive():
             raise AssertionError(f"celery worker died at start:\n{self.log()[-3000:]}")
         return self
