@@ -199,6 +199,40 @@ def _new_event_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
     return asyncio.new_event_loop()
 
 
+class ServedSimulator:
+    """Lifecycle shared by the simulators' Python handles: ``self._server`` serves them.
+
+    Subclasses build their app and a :class:`BackgroundServer` in ``__init__``; this gives
+    ``start``/``stop``, the context manager, ``base_url`` (where ``/_sim/`` lives) and ``port``.
+    """
+
+    _server: BackgroundServer
+
+    def start(self) -> Self:
+        """Start serving in a daemon thread; return once the socket listens."""
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and join the thread (idempotent)."""
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port``; the control API lives under ``/_sim/``."""
+        return self._server.url
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+
 def _bound_port(runner: web.AppRunner) -> int:
     address = runner.addresses[0]
     return int(address[1])

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from types import TracebackType
-from typing import Self
 
 import httpx
 
@@ -28,6 +26,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from cryptotrack.exchanges.http import PooledClient
 from cryptotrack.exchanges.retry import backoff_delay
 
 DEFAULT_URL = "https://www.alphavantage.co/query"
@@ -56,7 +55,7 @@ def _install_log_mask() -> None:
 _install_log_mask()
 
 
-class AlphaVantageClient:
+class AlphaVantageClient(PooledClient):
     """Fetches realtime exchange rates from Alpha Vantage (or its simulator) at ``url``.
 
     Every call has a timeout (``timeout`` seconds for connect, read, write and pool). Timeouts,
@@ -81,31 +80,13 @@ class AlphaVantageClient:
             raise ValueError("max_attempts must be at least 1")
         self._api_key = api_key
         self.url = url
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient()
-        self._timeout = httpx.Timeout(timeout)
+        super().__init__(http=http, timeout=timeout)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
 
     def __repr__(self) -> str:
         return f"AlphaVantageClient(url={self.url!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool if this client created it (a caller's pool stays open)."""
-        if self._owns_http:
-            await self._http.aclose()
 
     async def get_exchange_rate(self, from_currency: str, to_currency: str) -> ExchangeRate:
         """Return the current ``from_currency`` -> ``to_currency`` rate (codes like BTC, USD).

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote
 
 import httpx
@@ -30,6 +28,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from cryptotrack.exchanges.http import PooledClient
 from cryptotrack.exchanges.retry import call_with_retries
 
 DEFAULT_BASE_URL = "https://api.coingecko.com/api/v3"
@@ -57,7 +56,7 @@ class Coin:
     name: str
 
 
-class CoinGeckoClient:
+class CoinGeckoClient(PooledClient):
     """Reads prices and reference lists from CoinGecko (or its simulator) at ``base_url``.
 
     ``base_url`` includes ``/api/v3``; paths such as ``/simple/price`` are appended to it. A
@@ -90,9 +89,7 @@ class CoinGeckoClient:
             self._headers[DEMO_KEY_HEADER] = demo_api_key
         if pro_api_key:
             self._headers[PRO_KEY_HEADER] = pro_api_key
-        self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient()
-        self._timeout = httpx.Timeout(timeout)
+        super().__init__(http=http, timeout=timeout)
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -101,22 +98,6 @@ class CoinGeckoClient:
 
     def __repr__(self) -> str:
         return f"CoinGeckoClient(base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool if this client created it (a caller's pool stays open)."""
-        if self._owns_http:
-            await self._http.aclose()
 
     async def simple_price(self, ids: Sequence[str], vs_currencies: Sequence[str]) -> PriceTable:
         """Return ``{(coin_id, currency): price}`` for every pair CoinGecko priced.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
 from cryptotrack.simulators.alphavantage.app import MALFORMED_BODY, QUERY_PATH, build_app, stats
 from cryptotrack.simulators.alphavantage.state import AlphaVantageState, Quote
@@ -15,10 +15,11 @@ from cryptotrack.simulators.common import (
     FaultInjector,
     FaultKind,
     RequestCounter,
+    ServedSimulator,
 )
 
 
-class AlphaVantageSimulator:
+class AlphaVantageSimulator(ServedSimulator):
     """An Alpha Vantage ``/query`` server on a free loopback port, run by a background thread.
 
     ``start()`` returns once it listens; ``url`` is the full endpoint (``http://host:port/query``,
@@ -60,27 +61,7 @@ class AlphaVantageSimulator:
         )
         self._server = BackgroundServer(self.app, host=host, port=port, name="alphavantage")
 
-    # -- lifecycle -------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Start serving in a background thread; return once the socket listens."""
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread (idempotent)."""
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` (the control API lives under ``/_sim/``)."""
-        return self._server.url
+    # -- where it listens (start/stop come from ServedSimulator) ------------------
 
     @property
     def url(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
 from cryptotrack.simulators.coingecko.app import API_PREFIX, MALFORMED_BODY, build_app, stats
 from cryptotrack.simulators.coingecko.state import CoinGeckoState
@@ -15,10 +15,11 @@ from cryptotrack.simulators.common import (
     FaultInjector,
     FaultKind,
     RequestCounter,
+    ServedSimulator,
 )
 
 
-class CoinGeckoSimulator:
+class CoinGeckoSimulator(ServedSimulator):
     """A CoinGecko ``/api/v3`` server on a free loopback port, run by a background thread.
 
     ``start()`` returns once it listens; ``url`` is the base URL including ``/api/v3``
@@ -40,27 +41,7 @@ class CoinGeckoSimulator:
         self.app = build_app(self.state, injector=self.faults, counter=self.counter)
         self._server = BackgroundServer(self.app, host=host, port=port, name="coingecko")
 
-    # -- lifecycle -------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Start serving in a background thread; return once the socket listens."""
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread (idempotent)."""
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://host:port`` (the control API lives under ``/_sim/``)."""
-        return self._server.url
+    # -- where it listens (start/stop come from ServedSimulator) ------------------
 
     @property
     def url(self) -> str:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any
 
-from cryptotrack.simulators.common import BackgroundServer, Fault, FaultKind
+from cryptotrack.simulators.common import BackgroundServer, Fault, FaultKind, ServedSimulator
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
 from cryptotrack.simulators.kucoin.state import SimKey, SimulatorState
 
 Number = Decimal | int | float | str
 
 
-class KucoinSimulator:
+class KucoinSimulator(ServedSimulator):
     """A KuCoin look-alike on ``http://127.0.0.1:<free port>`` for tests and demos.
 
     Serves spot and futures paths on one port: point both ``spot_url`` and ``futures_url``
@@ -52,31 +52,12 @@ class KucoinSimulator:
             self.sim.build_app, host=host, port=port, name="kucoin-simulator"
         )
 
-    # -- lifecycle ---------------------------------------------------------------------
-
-    def start(self) -> Self:
-        """Start serving in a daemon thread; return once the port accepts connections."""
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and join the thread (idempotent)."""
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    # -- where it listens (start/stop come from ServedSimulator) ------------------
 
     @property
     def url(self) -> str:
         """Base URL (both KuCoin bases), e.g. ``http://127.0.0.1:54321``."""
         return self._server.url
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     @property
     def state(self) -> SimulatorState:
