@@ -308,3 +308,45 @@ def test_old_history_is_purged(make_trader: Callable[..., Any], settings: Any) -
 
     assert services.purge_position_history() == 1
     assert PositionSnapshot.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"liquidation_price": None, "leverage": None, "opened_at": None},
+        {
+            "size": Decimal("1E-8"),
+            "entry_price": Decimal("67012.123456789012"),
+            "leverage": Decimal("2.5"),
+        },
+    ],
+)
+def test_cached_representation_is_exactly_the_api_serializer(
+    make_trader: Callable[..., Any], overrides: dict[str, Any]
+) -> None:
+    from cryptotrack.positions.representations import PositionOutput, position_representation
+
+    now = timezone.now()
+    fields = {
+        "user": make_trader().user,
+        "symbol": "XBTUSDTM",
+        "side": "long",
+        "size": Decimal(3),
+        "entry_price": Decimal("60000.5"),
+        "mark_price": Decimal("60100"),
+        "liquidation_price": Decimal("40000"),
+        "leverage": Decimal(5),
+        "margin_mode": "cross",
+        "unrealised_pnl": Decimal("-0.25"),
+        "realised_pnl": Decimal("0"),
+        "settle_currency": "USDT",
+        "opened_at": now - timedelta(hours=1),
+        "updated_at": now,
+        "seen_at": now,
+        **overrides,
+    }
+    position = Position.objects.create(**fields)
+    position.refresh_from_db()
+
+    assert position_representation(position) == PositionOutput(position).data

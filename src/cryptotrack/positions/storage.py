@@ -173,6 +173,29 @@ def _snapshot(position: Position, *, taken_at: datetime, closed: bool = False) -
 
 
 def _update_subscriptions(outcomes: list[PollOutcome], *, now: datetime) -> None:
+    """Record each subscription's poll: successes in one statement, failures row by row.
+
+    ``last_polled_at`` is when the answer was recorded (at most one flush after it came).
+    """
+    succeeded = [o.subscription_id for o in outcomes if o.error is None]
+    if succeeded:
+        # The common case in one UPDATE: bulk_update's per-row CASE expressions cost more
+        # CPU than the KuCoin request itself (measured: 3 ms per poll).
+        TrackingSubscription.objects.filter(id__in=succeeded).update(
+            last_polled_at=now,
+            last_success_at=now,
+            consecutive_failures=0,
+            last_error_kind="",
+            last_error_message="",
+            last_error_at=None,
+            updated_at=now,
+        )
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        _record_failures(failed, now=now)
+
+
+def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
     subscriptions = {
         s.id: s
         for s in TrackingSubscription.objects.filter(id__in=[o.subscription_id for o in outcomes])
@@ -180,17 +203,10 @@ def _update_subscriptions(outcomes: list[PollOutcome], *, now: datetime) -> None
     account_verdicts: dict[int, tuple[ExchangeAccount.Status, str]] = {}
     for outcome in outcomes:
         subscription = subscriptions.get(outcome.subscription_id)
-        if subscription is None:
-            continue
-        subscription.last_polled_at = outcome.started_at
-        subscription.updated_at = now
-        if outcome.error is None:
-            subscription.last_success_at = outcome.started_at
-            subscription.consecutive_failures = 0
-            subscription.last_error_kind = subscription.last_error_message = ""
-            subscription.last_error_at = None
+        if subscription is None or outcome.error is None:
             continue
         error = outcome.error
+        subscription.last_polled_at = subscription.updated_at = now
         subscription.consecutive_failures += 1
         subscription.last_error_kind = error.kind
         subscription.last_error_message = error.message[:2000]
@@ -215,7 +231,6 @@ def _update_subscriptions(outcomes: list[PollOutcome], *, now: datetime) -> None
             "state",
             "next_poll_at",
             "last_polled_at",
-            "last_success_at",
             "consecutive_failures",
             "last_error_kind",
             "last_error_message",
