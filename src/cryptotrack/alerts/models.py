@@ -40,8 +40,10 @@ class Alert(models.Model):
         SLEEPING = "sleeping", "Emailed; waits to be activated again"
         DELETED = "deleted", "Deleted by the user (kept, no longer checked)"
 
+    # No index of its own: alerts_user_status_idx leads with user. Every index here is
+    # rewritten for each alert the monitor claims, so the table keeps only three.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alerts", db_index=False
     )
     coin = models.CharField(max_length=100)
     currency = models.CharField(max_length=20)
@@ -66,8 +68,8 @@ class Alert(models.Model):
                 condition=Q(status="active"),
                 name="alerts_active_crossing_idx",
             ),
+            # A user's list (by status, newest first) and their count of active alerts.
             models.Index(fields=["user", "status", "-created_at"], name="alerts_user_status_idx"),
-            models.Index(fields=["user", "-created_at"], name="alerts_user_created_idx"),
         ]
 
     def __str__(self) -> str:
