@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import httpx
+import aiohttp
 import pytest
 
 from cryptotrack.exchanges.errors import (
@@ -27,6 +28,7 @@ from cryptotrack.exchanges.kucoin import (
     MarginMode,
     PositionSide,
 )
+from cryptotrack.exchanges.kucoin.client import _env_proxy
 from cryptotrack.simulators.kucoin import KucoinSimulator
 from tests.exchanges.kucoin_fixtures import (
     API_KEY,
@@ -200,12 +202,61 @@ async def test_server_time_on_both_bases(sim, client):
         assert abs(datetime.now(UTC) - server) < timedelta(seconds=2)
 
 
-async def test_caller_owned_http_client_is_used_and_left_open(sim):
-    async with httpx.AsyncClient() as http:
-        kucoin = KucoinClient(spot_url=sim.url, futures_url=sim.url, http_client=http)
+async def test_caller_owned_session_is_used_and_left_open(sim):
+    async with aiohttp.ClientSession() as session:
+        kucoin = KucoinClient(spot_url=sim.url, futures_url=sim.url, session=session)
         assert await kucoin.futures_positions(CREDS) == []
         await kucoin.aclose()
-        assert not http.is_closed
+        assert not session.closed
+        assert await kucoin.futures_positions(CREDS) == []
+
+
+def test_a_client_built_outside_a_loop_serves_one_loop_after_another(sim):
+    # The poller builds nothing in advance, but a client object may be: its session is
+    # opened inside the loop of the first call, and aclose() lets the next loop open anew.
+    kucoin = KucoinClient(spot_url=sim.url, futures_url=sim.url)
+    sim.open_position(API_KEY, "XBTUSDTM", size=1)
+
+    async def poll_once() -> int:
+        try:
+            return len(await kucoin.futures_positions(CREDS))
+        finally:
+            await kucoin.aclose()
+
+    assert asyncio.run(poll_once()) == 1
+    assert asyncio.run(poll_once()) == 1
+    assert sim.request_count(path=POSITIONS) == 2
+
+
+async def test_closing_an_unused_client_is_a_no_op(sim):
+    async with make_client(sim):
+        pass
+    assert sim.request_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("environment", "base", "expected"),
+    [
+        ({}, "https://api.kucoin.com", None),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, "https://api.kucoin.com", "http://proxy:3128"),
+        ({"HTTPS_PROXY": "http://proxy:3128"}, "http://127.0.0.1:9100", None),
+        ({"ALL_PROXY": "http://proxy:3128"}, "http://sim:9100", "http://proxy:3128"),
+        (
+            {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "kucoin.com"},
+            "https://api.kucoin.com",
+            None,
+        ),
+    ],
+)
+def test_the_environment_proxy_is_resolved_once_as_httpx_did(
+    monkeypatch, environment, base, expected
+):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert _env_proxy(base) == expected
 
 
 # -- KuCoin's error codes ------------------------------------------------------------------
@@ -404,6 +455,19 @@ async def test_a_dropped_connection_is_unavailable_after_bounded_attempts(sim, c
     with pytest.raises(UpstreamUnavailable):
         await client.futures_positions(CREDS)
     assert sim.request_count(path=POSITIONS) == 3
+
+
+async def test_a_refused_connection_is_unavailable():
+    with socket.socket() as listener:  # a port that was just free and is closed again
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    async with KucoinClient(spot_url=url, futures_url=url, max_attempts=1) as client:
+        with pytest.raises(UpstreamUnavailable) as excinfo:
+            await client.futures_positions(CREDS)
+    assert "GET /api/v1/positions" in str(excinfo.value)
+    assert excinfo.value.__cause__ is None
+    assert excinfo.value.__suppress_context__
 
 
 async def test_one_slow_user_does_not_delay_another(sim, client):

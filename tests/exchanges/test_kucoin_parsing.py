@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
+from multidict import CIMultiDict
 
 from cryptotrack.exchanges.errors import (
     UpstreamBadResponse,
@@ -48,8 +48,7 @@ from tests.exchanges.kucoin_fixtures import (
 
 def unwrap(name: str, status: int = 200, headers: dict[str, str] | None = None) -> Any:
     """Feed the sample's exact bytes through the client's envelope handling."""
-    response = httpx.Response(status, content=sample_bytes(name), headers=headers or {})
-    return unwrap_response(response, "GET /test")
+    return unwrap_response(status, CIMultiDict(headers or {}), sample_bytes(name), "GET /test")
 
 
 def raised(name: str, status: int, headers: dict[str, str] | None = None) -> UpstreamError:
@@ -328,7 +327,7 @@ def test_a_list_where_an_object_is_expected_is_a_bad_response():
 
 def envelope_error(status: int, body: bytes, headers: dict[str, str] | None = None) -> Exception:
     with pytest.raises(UpstreamError) as excinfo:
-        unwrap_response(httpx.Response(status, content=body, headers=headers), "GET /x")
+        unwrap_response(status, CIMultiDict(headers or {}), body, "GET /x")
     return excinfo.value
 
 

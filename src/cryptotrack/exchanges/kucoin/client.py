@@ -1,9 +1,9 @@
 """Async KuCoin REST client: one connection pool, many users' credentials.
 
-One :class:`KucoinClient` per process (or per event loop: an ``httpx.AsyncClient`` must not
-cross loops or forks) serves every user; credentials travel with each call and are only
-used to sign that request. Every call has a timeout, retryable failures (timeouts, 5xx,
-429) are retried with full-jitter backoff via
+One :class:`KucoinClient` per event loop (its ``aiohttp.ClientSession`` is created lazily in
+the loop of its first call and must not cross loops or forks) serves every user;
+credentials travel with each call and are only used to sign that request. Every call has a
+timeout, retryable failures (timeouts, 5xx, 429) are retried with full-jitter backoff via
 :func:`~cryptotrack.exchanges.retry.call_with_retries`, and every failure leaves as a typed
 :class:`~cryptotrack.exchanges.errors.UpstreamError`.
 """
@@ -11,16 +11,21 @@ used to sign that request. Every call has a timeout, retryable failures (timeout
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import os
+import ssl
 import time
+import urllib.request
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal, Self
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
-import httpx
+import aiohttp
+from yarl import URL
 
 from cryptotrack.exchanges.errors import (
     UpstreamBadResponse,
@@ -65,14 +70,14 @@ class KucoinClient:
     """KuCoin spot + futures REST calls used by cryptotrack.
 
     ``spot_url`` / ``futures_url`` are base URLs without a trailing path (both may point at
-    one simulator). ``timeout`` bounds each attempt (connect, read, write and pool wait);
-    ``max_attempts`` bounds the attempts of one call. Pass ``http_client`` to share a pool
-    you own (it is then not closed by :meth:`aclose`); otherwise the client builds one with
-    ``max_connections``. At most ``max_in_flight`` requests (default: ``max_connections``)
-    are on the wire at once; further calls queue here, before the timeout starts. (httpcore's
-    pool costs O(connections x waiting requests) of CPU per request: measured on loopback,
-    8-16 in flight beat 100.) Use ``async with KucoinClient(...) as client:`` or call
-    :meth:`aclose`.
+    one simulator). ``timeout`` bounds each attempt as a whole (connect, send, wait and read
+    the body); ``max_attempts`` bounds the attempts of one call. Pass ``session`` to share an
+    ``aiohttp.ClientSession`` you own (it is then not closed by :meth:`aclose`, and its own
+    proxy and TLS settings apply); otherwise the client builds one with ``max_connections``,
+    lazily inside the running event loop, so the object itself may be built outside a loop.
+    At most ``max_in_flight`` requests (default: ``max_connections``) are on the wire at
+    once; further calls queue here, before the timeout starts and before they are signed.
+    Use ``async with KucoinClient(...) as client:`` or call :meth:`aclose`.
     """
 
     def __init__(
@@ -84,7 +89,7 @@ class KucoinClient:
         max_attempts: int = 3,
         base_delay: float = 0.2,
         max_delay: float = 5.0,
-        http_client: httpx.AsyncClient | None = None,
+        session: aiohttp.ClientSession | None = None,
         max_connections: int = 16,
         max_in_flight: int | None = None,
     ) -> None:
@@ -94,30 +99,48 @@ class KucoinClient:
             "spot": spot_url.rstrip("/"),
             "futures": futures_url.rstrip("/"),
         }
-        self._timeout = httpx.Timeout(timeout)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._timeout_seconds = timeout
         self.max_attempts = max_attempts
         self._base_delay = base_delay
         self._max_delay = max_delay
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections, max_keepalive_connections=max_connections
-            ),
-            headers={"User-Agent": "cryptotrack-kucoin/1"},
-        )
+        self._owns_session = session is None
+        self._session = session
+        self._max_connections = max_connections
+        # A caller's session decides on proxies itself; ours resolves the environment's once.
+        self._proxies: dict[Base, str | None] = {"spot": None, "futures": None}
         self._in_flight = asyncio.Semaphore(max_in_flight or max_connections)
         self._clock_offset_ms = 0
         self._clock_generation = 0
         self._resync: asyncio.Future[int] | None = None
 
+    def _http(self) -> aiohttp.ClientSession:
+        # Built on first use, inside the running loop: aiohttp binds a session to its loop.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections,
+                ttl_dns_cache=300,
+                ssl=_tls_context(),
+                enable_cleanup_closed=_NEEDS_CLEANUP_CLOSED,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                headers={"User-Agent": "cryptotrack-kucoin/1"},
+            )
+            # aiohttp resends an idempotent request once, at once, when the server drops
+            # the connection; max_attempts (with backoff) is the only retry policy here.
+            self._session._retry_connection = False
+            self._proxies = {base: _env_proxy(url) for base, url in self._bases.items()}
+        return self._session
+
     # -- lifecycle ---------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Close the connection pool if this client created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the connection pool if this client created it (a later call opens anew)."""
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -278,14 +301,19 @@ class KucoinClient:
         credentials: KucoinCredentials | None,
     ) -> Any:
         # KuCoin signs the query as sent but un-encoded; our values are plain tokens, and
-        # the encoded URL is built from the same ordered pairs.
+        # the encoded URL is built from the same ordered pairs and sent as is (encoded=True:
+        # aiohttp/yarl must not re-encode what was signed).
         raw_query = "&".join(f"{k}={v}" for k, v in (params or {}).items())
         encoded_query = "&".join(
             f"{quote(k, safe='')}={quote(str(v), safe='')}" for k, v in (params or {}).items()
         )
-        url = self._bases[base] + path + (f"?{encoded_query}" if encoded_query else "")
+        url = URL(
+            self._bases[base] + path + (f"?{encoded_query}" if encoded_query else ""),
+            encoded=True,
+        )
         signed_path = path + (f"?{raw_query}" if raw_query else "")
         where = f"GET {path}"
+        http = self._http()
         try:
             async with self._in_flight:
                 # Signed only once a slot is free, so time spent queued cannot age the stamp.
@@ -299,18 +327,23 @@ class KucoinClient:
                             timestamp_ms=self.now_ms(),
                         )
                     )
-                response = await self._http.get(url, headers=headers, timeout=self._timeout)
-        except httpx.TimeoutException as exc:
-            # from None: the httpx error holds the request, headers and signature included.
+                async with http.get(
+                    url, headers=headers, timeout=self._timeout, proxy=self._proxies[base]
+                ) as response:
+                    status, response_headers = response.status, response.headers
+                    body = await response.read()
+        except TimeoutError as exc:  # asyncio's, and aiohttp's ServerTimeoutError & co.
+            # from None: aiohttp's errors may hold the request, headers and signature included.
             raise UpstreamTimeout(
                 f"KuCoin did not answer {where} within {self._timeout_seconds} s "
                 f"({type(exc).__name__})"
             ) from None
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, OSError) as exc:
+            # Refused or dropped connections, ServerDisconnectedError, payload errors.
             raise UpstreamUnavailable(
                 f"KuCoin {where} failed: {type(exc).__name__}: {exc}"
             ) from None
-        return unwrap_response(response, where)
+        return unwrap_response(status, response_headers, body, where)
 
 
 def _consume_exception(future: asyncio.Future[int]) -> None:
@@ -319,23 +352,25 @@ def _consume_exception(future: asyncio.Future[int]) -> None:
         future.exception()
 
 
-def unwrap_response(response: httpx.Response, where: str) -> Any:
+def unwrap_response(status: int, headers: Mapping[str, str], body: bytes, where: str) -> Any:
     """The envelope's ``data`` (:data:`NO_DATA` when absent), or raise the typed error the
     answer means (see :func:`~cryptotrack.exchanges.kucoin.errors.error_from_response`);
-    a 2xx that is not JSON or has no ``code`` raises :class:`UpstreamBadResponse`."""
-    status = response.status_code
+    a 2xx that is not JSON or has no ``code`` raises :class:`UpstreamBadResponse`.
+
+    ``headers`` should be case-insensitive (aiohttp's ``CIMultiDictProxy``): only
+    ``gw-ratelimit-reset`` is read from them."""
     try:
-        body = json.loads(response.content, parse_float=Decimal)
+        document = json.loads(body, parse_float=Decimal)
     except ValueError:  # includes UnicodeDecodeError
-        body = None
-    envelope = body if isinstance(body, dict) else None
+        document = None
+    envelope = document if isinstance(document, dict) else None
     code = str(envelope["code"]) if envelope is not None and "code" in envelope else None
 
     ok = 200 <= status < 300
     if ok and code == SUCCESS_CODE and envelope is not None:
         return envelope.get("data", NO_DATA)
     if ok and code is None:
-        what = "is not JSON" if body is None else "has no KuCoin envelope"
+        what = "is not JSON" if document is None else "has no KuCoin envelope"
         raise UpstreamBadResponse(f"KuCoin answer to {where} {what}", status=status)
     if status < 200 or 300 <= status < 400:
         raise UpstreamBadResponse(f"KuCoin answered {where} with HTTP {status}", status=status)
@@ -344,6 +379,42 @@ def unwrap_response(response: httpx.Response, where: str) -> Any:
         status=status,
         code=code,
         message=str(message) if message is not None else None,
-        headers=response.headers,
+        headers=headers,
         where=where,
     )
+
+
+# enable_cleanup_closed works around a CPython leak of aborted TLS transports; aiohttp warns
+# (and ignores it) on the Pythons where that is fixed (3.12.8+, 3.13.1+).
+_NEEDS_CLEANUP_CLOSED: bool = getattr(aiohttp.connector, "NEEDS_CLEANUP_CLOSED", True)
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The CAs the httpx transport trusted: ``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` when set,
+    else certifi's bundle. Built once per process (loading it costs ~30 ms of CPU)."""
+    if cafile := os.environ.get("SSL_CERT_FILE"):
+        context = ssl.create_default_context(cafile=cafile)
+    elif capath := os.environ.get("SSL_CERT_DIR"):
+        context = ssl.create_default_context(capath=capath)
+    else:
+        try:
+            import certifi
+        except ImportError:  # pragma: no cover - certifi comes with httpx
+            context = ssl.create_default_context()
+        else:
+            context = ssl.create_default_context(cafile=certifi.where())
+    context.set_alpn_protocols(["http/1.1"])
+    return context
+
+
+def _env_proxy(base_url: str) -> str | None:
+    """The proxy the environment names for ``base_url`` (``HTTPS_PROXY``, ``ALL_PROXY``,
+    ``NO_PROXY``...), as httpx honoured it. Resolved once per session: aiohttp's own
+    ``trust_env`` looks it up in a thread on every request."""
+    parts = urlsplit(base_url)
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if not proxy or (parts.hostname and urllib.request.proxy_bypass(parts.hostname)):
+        return None
+    return proxy
