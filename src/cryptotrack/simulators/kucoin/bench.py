@@ -1,12 +1,14 @@
-"""Measure the KuCoin simulator's throughput on loopback.
+"""Measure the KuCoin simulator's throughput on loopback, or our client's CPU per request.
 
 ``python -m cryptotrack.simulators.kucoin.bench [--seconds 5] [--concurrency 32]
-[--keys 50] [--client kucoin|aiohttp]`` starts the simulator as a subprocess (uvloop, rate
-limits raised), gives each of ``--keys`` keys the demo portfolio (two positions), and
-fires signed ``GET /api/v1/positions`` for ``--seconds`` from one load process. With
-``--client aiohttp`` the load generator signs inline and uses aiohttp (measures the
-simulator); with ``--client kucoin`` it uses our :class:`KucoinClient` (measures the
-client + simulator). Prints requests per second.
+[--keys 50] [--client kucoin|aiohttp|poller] [--batch 100]`` starts the simulator as a
+subprocess (uvloop, rate limits raised), gives each of ``--keys`` keys the demo portfolio
+(two positions), and fires signed ``GET /api/v1/positions`` for ``--seconds`` from one load
+process. With ``--client aiohttp`` the load generator signs inline and uses aiohttp
+(measures the simulator); with ``--client kucoin`` it uses one :class:`KucoinClient`
+(measures the client + simulator); ``--client poller`` mimics the position poller: one
+``asyncio.run`` per batch of ``--batch`` calls, a fresh client per batch, ``--concurrency``
+in flight. Prints requests per second and the load process's CPU seconds per 1000 requests.
 """
 
 from __future__ import annotations
@@ -78,12 +80,42 @@ async def _load(url: str, args: argparse.Namespace) -> int:
     return done
 
 
+def _poll_batches(url: str, args: argparse.Namespace) -> int:
+    """Like ``positions.polling``: a loop and a client per batch, ``concurrency`` in flight."""
+
+    async def batch(first: int) -> None:
+        limit = asyncio.Semaphore(args.concurrency)
+        async with KucoinClient(
+            spot_url=url,
+            futures_url=url,
+            timeout=5,
+            max_attempts=2,
+            max_connections=args.concurrency,
+        ) as client:
+
+            async def poll(n: int) -> None:
+                credentials = KucoinCredentials(f"bench-{n % args.keys}", SECRET, PASSPHRASE)
+                async with limit:
+                    if len(await client.futures_positions(credentials)) != 2:
+                        raise RuntimeError("expected the two demo positions")
+
+            await asyncio.gather(*(poll(first + n) for n in range(args.batch)))
+
+    done = 0
+    deadline = time.monotonic() + args.seconds
+    while time.monotonic() < deadline:
+        asyncio.run(batch(done))
+        done += args.batch
+    return done
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cryptotrack.simulators.kucoin.bench")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--keys", type=int, default=50)
-    parser.add_argument("--client", choices=["aiohttp", "kucoin"], default="aiohttp")
+    parser.add_argument("--client", choices=["aiohttp", "kucoin", "poller"], default="aiohttp")
+    parser.add_argument("--batch", type=int, default=100, help="calls per batch (poller)")
     args = parser.parse_args(argv)
 
     command = [sys.executable, "-m", "cryptotrack.simulators.kucoin", "--port", "0"]
@@ -94,12 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         assert simulator.stdout is not None  # noqa: S101 - Popen(stdout=PIPE)
         url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()
-        done = asyncio.run(_load(url, args))
+        started, cpu_started = time.monotonic(), time.process_time()
+        done = (
+            _poll_batches(url, args) if args.client == "poller" else asyncio.run(_load(url, args))
+        )
+        elapsed, cpu = time.monotonic() - started, time.process_time() - cpu_started
     finally:
         simulator.terminate()
         simulator.wait(timeout=10)
     print(
-        f"{done / args.seconds:,.0f} signed GET /api/v1/positions per second "
+        f"{done / elapsed:,.0f} signed GET /api/v1/positions per second, "
+        f"{cpu / done * 1000:.3f} CPU s per 1000 in the load process "
         f"({args.client} load, {args.concurrency} concurrent, {args.keys} keys, "
         "2 positions each)"
     )
