@@ -85,7 +85,7 @@ def check_alerts(*, enqueue: Enqueue | None = None) -> CheckReport:
         with transaction.atomic():
             ids = trigger_crossed(coin=coin, currency=currency, price=price, now=now)
             if ids:
-                batches = list(_batches(ids))
+                batches = _batches(ids)
                 report.batches += len(batches)
                 for batch in batches:
                     transaction.on_commit(partial(enqueue, batch), robust=True)
@@ -131,14 +131,14 @@ def _claim_sql(crossing: _Crossing) -> tuple[str, list[Any]]:
     )
     params: list[Any] = [
         Alert.Status.TRIGGERED.value,
-        crossing.now,
-        crossing.price,
-        crossing.now,
+        _db_time(crossing.now),
+        _db_price(crossing.price),
+        _db_time(crossing.now),
         Alert.Status.ACTIVE.value,
         crossing.coin,
         crossing.currency,
         crossing.direction,
-        crossing.price,
+        _db_price(crossing.price),
     ]
     return sql, params
 
@@ -159,11 +159,11 @@ def _trigger_postgres(crossing: _Crossing) -> list[int]:
         crossing.coin,
         crossing.currency,
         crossing.direction,
-        crossing.price,
-        crossing.now,
+        _db_price(crossing.price),
+        _db_time(crossing.now),
         AlertNotification.State.PENDING.value,
-        crossing.now,
-        crossing.now,
+        _db_time(crossing.now),
+        _db_time(crossing.now),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -193,6 +193,16 @@ def _trigger_portable(crossing: _Crossing) -> list[int]:
         batch_size=500,
     )
     return [row.pk for row in rows]
+
+
+def _db_time(value: datetime) -> Any:
+    # Raw SQL gets no field adaptation: store times exactly as the ORM does (SQLite keeps
+    # them as text, so another format would break equality and ordering).
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def _db_price(value: Decimal) -> Any:
+    return connection.ops.adapt_decimalfield_value(value)
 
 
 def _batches(ids: Sequence[int]) -> list[list[int]]:
