@@ -158,6 +158,7 @@ class RefreshInput(serializers.Serializer[Any]):
 
 class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
+    error_statuses = (401,)  # bad credentials: the same answer for unknown users
     throttle_classes = [IpScopedRateThrottle]
     throttle_scope = "login"
 
@@ -186,6 +187,7 @@ class TokenObtainApi(APIView):
 
 class TokenRefreshApi(APIView):
     permission_classes = [AllowAny]
+    error_statuses = (401,)  # a refresh token that is invalid, expired or blacklisted
 
     @extend_schema(
         operation_id="auth_token_refresh",
@@ -203,6 +205,7 @@ class TokenRefreshApi(APIView):
 
 class LogoutApi(APIView):
     permission_classes = [AllowAny]
+    error_statuses = (401,)  # a refresh token that is invalid, expired or blacklisted
 
     @extend_schema(
         operation_id="auth_logout",
