@@ -84,10 +84,6 @@ def test_bad_currency_codes_are_400_without_an_upstream_call(
     assert av_settings.call_count == 0
 
 
-def _unknown_pair(sim: AlphaVantageSimulator, settings: Any) -> dict[str, str]:
-    return {"from_currency": "ZZZ", "to_currency": "USD"}
-
-
 def _wrong_key(sim: AlphaVantageSimulator, settings: Any) -> dict[str, str]:
     settings.ALPHAVANTAGE_API_KEY = "not-the-key"
     return {}
@@ -117,7 +113,6 @@ def _dropped(sim: AlphaVantageSimulator, settings: Any) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("arrange", "code"),
     [
-        (_unknown_pair, "upstream_rejected"),  # {"Error Message": "Invalid API call. ..."}
         (_wrong_key, "upstream_invalid_key"),  # {"Error Message": "the parameter apikey ..."}
         (_server_error, "upstream_unavailable"),
         (_dropped, "upstream_unavailable"),
@@ -141,6 +136,19 @@ def test_upstream_errors_answer_502_once_and_store_nothing(
     assert response.json()["detail"]
     assert API_KEY not in response.content.decode()
     assert av_settings.call_count == 1  # never retried: each try spends the free tier
+    assert stored_quotes() == 0
+
+
+def test_a_pair_alpha_vantage_does_not_know_is_400_and_stores_nothing(
+    user_client: APIClient, av_settings: AlphaVantageSimulator
+) -> None:
+    # Alpha Vantage answers {"Error Message": "Invalid API call. ..."}: the caller's mistake.
+    response = refresh(user_client, from_currency="ZZZ", to_currency="USD")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "unknown_pair"
+    assert "ZZZ/USD" in response.json()["detail"]
+    assert av_settings.call_count == 1
     assert stored_quotes() == 0
 
 

@@ -134,7 +134,8 @@ class QuoteListApi(APIView):
         responses={201: QuoteOutput, **_PUBLIC_ERRORS},
         description="Fetches the rate from Alpha Vantage now (BTC/USD by default), stores it "
         "and answers it. Simultaneous refreshes of a pair, from any user and any server, "
-        "share one upstream call and answer the same stored quote.",
+        "share one upstream call and answer the same stored quote. A pair Alpha Vantage "
+        "does not know answers 400 `unknown_pair`.",
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)

@@ -148,7 +148,7 @@ def _fetch(pair: Pair) -> ExchangeRate:
                 provider=budget.ALPHAVANTAGE, until=timezone.now() + timedelta(seconds=wait)
             )
         logger.warning("Alpha Vantage %s failed: %s (%s)", pair, exc.message, exc.kind)
-        raise upstream.as_application_error(exc) from exc
+        raise upstream.as_application_error(exc, pair=pair) from exc
     except Exception as exc:
         # A failure the client does not type (a malformed ALPHAVANTAGE_URL, a bug): still
         # the upstream call that failed, answered 502 with the cause in the log, never 500.
@@ -206,8 +206,12 @@ def _error_record(error: ApplicationError) -> dict[str, Any]:
 
 
 def _error_from_record(record: dict[str, Any]) -> ApplicationError:
-    if record.get("status") == ServiceUnavailable.status:
+    status = record.get("status")
+    if status == ServiceUnavailable.status:
         return ServiceUnavailable(
             record["detail"], retry_after=int(record.get("retry_after") or 5), code=record["code"]
         )
-    return UpstreamFailed(record["detail"], code=record["code"])
+    if status == UpstreamFailed.status:
+        return UpstreamFailed(record["detail"], code=record["code"])
+    # A 4xx (an unknown pair): the waiters asked for the same pair, so theirs is wrong too.
+    return ApplicationError(record["detail"], code=record["code"], status=status)

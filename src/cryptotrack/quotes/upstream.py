@@ -8,7 +8,8 @@ Alpha Vantage                             status  code
 ``Note`` / rate-limit ``Information``     503     ``upstream_rate_limited``
   (``Retry-After``: 60 s for a per-minute limit, the next UTC midnight for a daily one)
 ``Error Message`` about the api key       502     ``upstream_invalid_key``
-other ``Error Message`` (unknown pair)    502     ``upstream_rejected``
+``Invalid API call`` (an unknown pair)    400     ``unknown_pair``
+other ``Error Message``                   502     ``upstream_rejected``
 premium / other ``Information``           502     ``upstream_rejected``
 timeout                                   502     ``upstream_timeout``
 5xx or unreachable                        502     ``upstream_unavailable``
@@ -18,8 +19,10 @@ anything else (bad URL setting, a bug)    502     ``upstream_error``
 ========================================  ======  ==========================
 
 503 means "wait ``Retry-After`` and the same request will work"; 502 means the upstream
-failed us. Timeouts and 5xx are not retried inside the request: on the free tier each try
-spends one of the day's calls, and the next scheduled fetch comes anyway.
+failed us. Our call is well-formed whatever the pair, so Alpha Vantage's "Invalid API call"
+can only mean a currency code it does not know: the caller's mistake, a 400. Timeouts and
+5xx are not retried inside the request: on the free tier each try spends one of the day's
+calls, and the next scheduled fetch comes anyway.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamError,
     UpstreamInvalidCredentials,
     UpstreamRateLimited,
+    UpstreamRequestRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -69,11 +73,15 @@ def fetch_exchange_rate(pair: Pair) -> ExchangeRate:
     return asyncio.run(fetch())
 
 
-def as_application_error(exc: UpstreamError) -> ApplicationError:
-    """The answer our API gives for an Alpha Vantage failure (see the module docstring).
-
-    The client's messages already name Alpha Vantage and never carry the key.
+def as_application_error(exc: UpstreamError, *, pair: Pair) -> ApplicationError:
+    """The answer our API gives for an Alpha Vantage failure of ``pair`` (see the module
+    docstring). The client's messages already name Alpha Vantage and never carry the key.
     """
+    if isinstance(exc, UpstreamRequestRejected) and exc.code == "invalid_call":
+        return ApplicationError(
+            f"Alpha Vantage has no exchange rate for {pair}: check both currency codes.",
+            code="unknown_pair",
+        )
     if isinstance(exc, UpstreamRateLimited):
         retry_after = exc.retry_after if exc.retry_after is not None else MINUTE_LIMIT_RETRY_AFTER
         return ServiceUnavailable(
