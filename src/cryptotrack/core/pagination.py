@@ -46,6 +46,9 @@ class PageNumberPagination(pagination.BasePagination):
         else:
             self.per_page = parse_per_page(request)
         start = (self.page - 1) * self.per_page
+        if start >= self.count:
+            # Past the end: no query (an OFFSET beyond 2^63 is an error in PostgreSQL).
+            return []
         return list(queryset[start : start + self.per_page])
 
     def get_paginated_response(self, data: Any) -> Response:
