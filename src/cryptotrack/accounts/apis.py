@@ -112,6 +112,9 @@ class SignupApi(APIView):
         email = serializers.EmailField(required=False, allow_blank=True, default="")
         kucoin = KucoinCredentialsInput(required=False, allow_null=True)
 
+        class Meta:
+            ref_name = "Signup"  # the OpenAPI component (every view nests an "Input")
+
         def validate_username(self, value: str) -> str:
             if User.objects.filter(username__iexact=value).exists():
                 raise serializers.ValidationError("This username is taken.")
@@ -165,6 +168,9 @@ class TokenObtainApi(APIView):
     class InputSerializer(serializers.Serializer[Any]):
         username = serializers.CharField(max_length=150)
         password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+        class Meta:
+            ref_name = "TokenObtain"
 
     @extend_schema(
         operation_id="auth_token",
@@ -262,6 +268,9 @@ class ApiKeyListApi(APIView):
 
     class InputSerializer(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=100)
+
+        class Meta:
+            ref_name = "ApiKeyCreate"
 
     @extend_schema(
         operation_id="me_api_keys_list", tags=["auth"], responses={200: ApiKeyOutput(many=True)}

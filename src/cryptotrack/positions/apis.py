@@ -93,6 +93,9 @@ class TrackingApi(APIView):
             child=symbol_field(), required=False, default=list, max_length=100
         )
 
+        class Meta:
+            ref_name = "TrackingStart"  # the OpenAPI component (every view nests an "Input")
+
     @extend_schema(
         operation_id="tracking_status", tags=["positions"], responses={200: TrackingOutput}
     )
