@@ -45,7 +45,9 @@ class ApiKeyScheme(OpenApiAuthenticationExtension):
             "(GET): a write with it answers 403.",
         }
 
-    def get_security_requirement(self, auto_schema: Any) -> dict[str, list[Any]] | None:
+    def get_security_requirement(
+        self, auto_schema: Any
+    ) -> dict[str, list[Any]] | list[dict[str, list[Any]]]:
         if auto_schema.method.upper() not in SAFE_METHODS:
-            return None
+            return []  # no requirement added: writes take a JWT only
         return {self.name: []}
