@@ -315,6 +315,8 @@ CELERY_RESULT_BACKEND = None
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Beat's own state file (last run times only; the schedules themselves are code and rows).
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Seconds between dispatcher ticks of the beat (the due-queue is read this often).
 DISPATCH_TICK_SECONDS = env.float("DISPATCH_TICK_SECONDS", default=1.0)
 
