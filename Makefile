@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: help install run test lint typecheck migrations-check pytest bench format
+.PHONY: help install run test lint typecheck migrations-check pytest bench format newman postman
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -19,12 +19,12 @@ test: install  ## lint, type-check, check migrations and run the whole suite on 
 	@./scripts/with-services.sh $(MAKE) --no-print-directory lint typecheck migrations-check pytest
 
 lint:  ## ruff lint and format check
-	@.venv/bin/ruff check src tests bench
-	@.venv/bin/ruff format --check src tests bench
+	@.venv/bin/ruff check src tests bench scripts
+	@.venv/bin/ruff format --check src tests bench scripts
 
 format:  ## apply ruff's formatting and safe fixes
-	@.venv/bin/ruff check --fix src tests bench
-	@.venv/bin/ruff format src tests bench
+	@.venv/bin/ruff check --fix src tests bench scripts
+	@.venv/bin/ruff format src tests bench scripts
 
 typecheck:  ## mypy with django-stubs
 	@.venv/bin/mypy src
@@ -38,3 +38,19 @@ pytest:
 
 bench: install  ## run the benchmarks in bench/ (see bench/README.md)
 	@./scripts/with-services.sh $(PY) -m bench $(BENCH_ARGS)
+
+# newman (Postman's command-line runner) from the npm registry, kept in .tools/ (gitignored).
+# tests/test_production_topology.py runs the collection with it against the real topology.
+NEWMAN_VERSION := 6.2.2
+NEWMAN := .tools/newman/node_modules/.bin/newman
+BASE_URL ?= http://127.0.0.1:$(PORT)
+
+newman: .tools/newman/.installed-$(NEWMAN_VERSION)  ## install newman into .tools/newman
+.tools/newman/.installed-$(NEWMAN_VERSION):
+	@npm install --prefix .tools/newman --no-audit --no-fund --loglevel=error newman@$(NEWMAN_VERSION)
+	@touch $@
+
+postman: newman  ## run docs/postman's collection against BASE_URL (default: `make run`'s)
+	@$(PY) scripts/generate_postman.py --check
+	@$(NEWMAN) run docs/postman/cryptotrack.postman_collection.json \
+		--environment docs/postman/cryptotrack.postman_environment.json --env-var baseUrl=$(BASE_URL)

@@ -1,0 +1,577 @@
+#!/usr/bin/env python
+"""Generate the Postman collection and environment from cryptotrack's OpenAPI schema.
+
+    .venv/bin/python scripts/generate_postman.py            # (re)write docs/postman/*.json
+    .venv/bin/python scripts/generate_postman.py --check    # exit 1 if they are stale
+
+The collection walks a new user through the API — sign up, sign in, account, API key,
+tracking, positions, quotes, alerts, clean-up — one request per step of ``WALKTHROUGH``
+below. What the schema says wins over what this file says: each step names an
+``operationId``, and its method and path, the documented success status it expects, the
+body fields it may send and the response fields its test script checks all come from the
+schema, so a renamed path or field changes the collection (or stops this script with an
+error) instead of leaving a stale request behind. ``tests/test_postman_collection.py``
+fails when the committed files differ from a fresh generation.
+
+Every request's test script asserts its status code and the documented required fields,
+and saves what later steps need (tokens, the API key, the alert id) into the environment.
+Run it with Postman's runner, or newman:
+
+    newman run docs/postman/cryptotrack.postman_collection.json \\
+        -e docs/postman/cryptotrack.postman_environment.json --env-var baseUrl=http://127.0.0.1:8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+OUT_DIR = REPO / "docs" / "postman"
+COLLECTION_FILE = "cryptotrack.postman_collection.json"
+ENVIRONMENT_FILE = "cryptotrack.postman_environment.json"
+POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
+# Stable ids, so that generating twice gives the same bytes.
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "cryptotrack/postman")
+
+JSON = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request of the walkthrough.
+
+    ``operation``: the schema's operationId. ``status``: the success status expected (it
+    must be documented). ``body``/``query``/``path``: what to send (``{{var}}`` allowed).
+    ``auth``: ``schema`` (Bearer when the operation requires authentication, none
+    otherwise) or ``api_key`` (the personal key in ``X-API-Key``). ``save``: environment
+    variable -> JavaScript expression on the parsed ``body``. ``checks``: more assertions.
+    """
+
+    name: str
+    operation: str
+    status: int
+    body: JSON | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    path: dict[str, str] = field(default_factory=dict)
+    auth: str = "schema"
+    save: dict[str, str] = field(default_factory=dict)
+    checks: tuple[str, ...] = ()
+    prerequest: tuple[str, ...] = ()
+    description: str = ""
+
+
+KUCOIN = {
+    "api_key": "{{kucoinApiKey}}",
+    "api_secret": "{{kucoinApiSecret}}",
+    "api_passphrase": "{{kucoinApiPassphrase}}",
+}
+
+WALKTHROUGH: list[tuple[str, list[Step]]] = [
+    (
+        "1. Health",
+        [
+            Step("Liveness", "healthz", 200, checks=('pm.expect(body.status).to.eql("ok");',)),
+            Step(
+                "Readiness (database, cache, broker)",
+                "readyz",
+                200,
+                checks=('pm.expect(body.checks.database).to.eql("ok");',),
+            ),
+        ],
+    ),
+    (
+        "2. Sign up and sign in",
+        [
+            Step(
+                "Sign up with KuCoin credentials",
+                "auth_signup",
+                201,
+                body={
+                    "name": "Postman Walkthrough",
+                    "username": "{{username}}",
+                    "password": "{{password}}",
+                    "email": "{{email}}",
+                    "kucoin": KUCOIN,
+                },
+                prerequest=(
+                    "// A new account on every run: usernamePrefix + the time.",
+                    'const prefix = pm.environment.get("usernamePrefix") || "postman";',
+                    'pm.environment.set("username", prefix + "-" + Date.now());',
+                ),
+                checks=(
+                    'pm.expect(body.username).to.eql(pm.environment.get("username"));',
+                    "// Secrets are stored encrypted and never echoed back.",
+                    "const text = pm.response.text();",
+                    'pm.expect(text).to.not.include(pm.environment.get("kucoinApiSecret"));',
+                    'pm.expect(text).to.not.include(pm.environment.get("kucoinApiPassphrase"));',
+                ),
+                description="Well-formed KuCoin credentials are stored even when KuCoin "
+                "rejects them; `kucoin.status` tells how the check went.",
+            ),
+            Step(
+                "Sign in (JWT pair)",
+                "auth_token",
+                200,
+                body={"username": "{{username}}", "password": "{{password}}"},
+                save={"accessToken": "body.access", "refreshToken": "body.refresh"},
+            ),
+            Step(
+                "Refresh the access token (rotates the refresh token)",
+                "auth_token_refresh",
+                200,
+                body={"refresh": "{{refreshToken}}"},
+                checks=('pm.expect(body.refresh).to.not.eql(pm.environment.get("refreshToken"));',),
+                save={"accessToken": "body.access", "refreshToken": "body.refresh"},
+            ),
+        ],
+    ),
+    (
+        "3. Account",
+        [
+            Step(
+                "Who am I",
+                "me",
+                200,
+                checks=('pm.expect(body.username).to.eql(pm.environment.get("username"));',),
+            ),
+            Step(
+                "Create a personal API key (shown once)",
+                "me_api_keys_create",
+                201,
+                body={"name": "postman"},
+                save={"apiKey": "body.key", "apiKeyId": "body.id"},
+            ),
+            Step("List my API keys", "me_api_keys_list", 200),
+            Step(
+                "Replace my KuCoin credentials",
+                "me_kucoin_replace",
+                200,
+                body=KUCOIN,
+            ),
+        ],
+    ),
+    (
+        "4. Tracking and positions",
+        [
+            Step(
+                "Track every symbol of my KuCoin account",
+                "tracking_start",
+                201,
+                body={},
+                checks=('pm.expect(body.state).to.eql("active");',),
+            ),
+            Step(
+                "Tracking status",
+                "tracking_status",
+                200,
+                checks=('pm.expect(body.state).to.eql("active");',),
+            ),
+            Step(
+                "My open positions (with the read-only API key)",
+                "positions_list",
+                200,
+                auth="api_key",
+                checks=('pm.expect(["cache", "database"]).to.include(body.source);',),
+            ),
+            Step("Position history", "positions_history", 200),
+        ],
+    ),
+    (
+        "5. Quotes",
+        [
+            Step(
+                "Fetch BTC/USD now (forced refresh)",
+                "quotes_refresh",
+                201,
+                body={"from_currency": "BTC", "to_currency": "USD"},
+                checks=('pm.expect(body.from_currency).to.eql("BTC");',),
+            ),
+            Step(
+                "Quote history, newest first",
+                "quotes_list",
+                200,
+                query={"from_currency": "BTC", "to_currency": "USD", "per_page": "10"},
+                checks=("pm.expect(body.count).to.be.at.least(1);",),
+            ),
+            Step(
+                "Latest BTC/USD quote",
+                "quotes_latest",
+                200,
+                query={"from_currency": "BTC", "to_currency": "USD"},
+                checks=('pm.expect(body.to_currency).to.eql("USD");',),
+            ),
+        ],
+    ),
+    (
+        "6. Alerts",
+        [
+            Step(
+                "Alert me when bitcoin is at or above 1 USD",
+                "alerts_create",
+                201,
+                body={
+                    "coin": "bitcoin",
+                    "currency": "usd",
+                    "target_price": "1",
+                    "direction": "above",
+                },
+                save={"alertId": "body.id"},
+                checks=('pm.expect(body.status).to.eql("active");',),
+                description="The price is above the target already, so the monitor emails "
+                "at its next check and puts the alert to sleep.",
+            ),
+            Step(
+                "My alerts",
+                "alerts_list",
+                200,
+                checks=("pm.expect(body.count).to.be.at.least(1);",),
+            ),
+            Step(
+                "My active alerts (filter)",
+                "alerts_list",
+                200,
+                query={"status": "active"},
+                checks=(
+                    'body.results.forEach((alert) => pm.expect(alert.status).to.eql("active"));',
+                ),
+            ),
+            Step("One alert", "alerts_read", 200, path={"alert_id": "{{alertId}}"}),
+            Step(
+                "Move its target",
+                "alerts_update",
+                200,
+                path={"alert_id": "{{alertId}}"},
+                body={"target_price": "2"},
+                checks=("pm.expect(Number(body.target_price)).to.eql(2);",),
+            ),
+            Step(
+                "Re-arm it",
+                "alerts_activate",
+                200,
+                path={"alert_id": "{{alertId}}"},
+                checks=('pm.expect(body.status).to.eql("active");',),
+            ),
+            Step("Delete it", "alerts_delete", 204, path={"alert_id": "{{alertId}}"}),
+            Step(
+                "Deleted alerts are still listed with ?status=deleted",
+                "alerts_list",
+                200,
+                query={"status": "deleted"},
+                checks=(
+                    "const ids = body.results.map((alert) => String(alert.id));",
+                    'pm.expect(ids).to.include(String(pm.environment.get("alertId")));',
+                ),
+            ),
+        ],
+    ),
+    (
+        "7. Clean up",
+        [
+            Step(
+                "Revoke the API key",
+                "me_api_keys_revoke",
+                204,
+                path={"key_id": "{{apiKeyId}}"},
+            ),
+            Step(
+                "The revoked key no longer works",
+                "positions_list",
+                401,
+                auth="api_key",
+            ),
+            Step("Stop tracking", "tracking_stop", 204),
+            Step(
+                "Tracking is stopped",
+                "tracking_status",
+                200,
+                checks=('pm.expect(body.state).to.eql("stopped");',),
+            ),
+            Step(
+                "Sign out (the refresh token dies)",
+                "auth_logout",
+                205,
+                body={"refresh": "{{refreshToken}}"},
+            ),
+        ],
+    ),
+]
+
+
+def environment_values() -> list[tuple[str, str, str]]:
+    """(key, value, type) of the environment file: where to call, and who signs up."""
+    from cryptotrack.launcher import DEMO_KUCOIN
+
+    api_key, api_secret, api_passphrase = DEMO_KUCOIN
+    return [
+        ("baseUrl", "http://127.0.0.1:8000", "default"),
+        ("usernamePrefix", "postman", "default"),
+        ("username", "", "default"),
+        ("password", "postman-walkthrough-2026", "secret"),
+        ("email", "postman@example.com", "default"),
+        # `make run`'s simulator knows this key; put your own to use the real KuCoin.
+        ("kucoinApiKey", api_key, "default"),
+        ("kucoinApiSecret", api_secret, "secret"),
+        ("kucoinApiPassphrase", api_passphrase, "secret"),
+        ("accessToken", "", "secret"),
+        ("refreshToken", "", "secret"),
+        ("apiKey", "", "secret"),
+        ("apiKeyId", "", "default"),
+        ("alertId", "", "default"),
+    ]
+
+
+# --- reading the schema -----------------------------------------------------------------
+
+
+class SchemaMismatch(Exception):
+    """The walkthrough asks for something the OpenAPI schema does not document."""
+
+
+def load_schema() -> JSON:
+    """The OpenAPI document exactly as ``/api/schema`` serves it (drf-spectacular)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptotrack.settings")
+    import django
+
+    django.setup()
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+    from drf_spectacular.renderers import OpenApiJsonRenderer
+
+    # The schema's own warnings are `manage.py spectacular --validate`'s business, not ours.
+    with GENERATOR_STATS.silence():
+        schema = SchemaGenerator().get_schema(request=None, public=True)
+    loaded: JSON = json.loads(OpenApiJsonRenderer().render(schema))
+    return loaded
+
+
+def operations(schema: JSON) -> dict[str, tuple[str, str, JSON]]:
+    """operationId -> (METHOD, path, operation object)."""
+    found = {}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "operationId" in operation:
+                found[operation["operationId"]] = (method.upper(), path, operation)
+    return found
+
+
+def resolve(schema: JSON, node: JSON | None) -> JSON:
+    """Follow ``$ref`` (and a single-member ``allOf``) to the schema object itself."""
+    while node:
+        if "$ref" in node:
+            name = node["$ref"].removeprefix("#/components/schemas/")
+            node = schema["components"]["schemas"][name]
+        elif len(node.get("allOf", [])) == 1:
+            node = node["allOf"][0]
+        else:
+            return node
+    return {}
+
+
+def _json_schema(schema: JSON, content: JSON | None) -> JSON:
+    return resolve(schema, ((content or {}).get("application/json") or {}).get("schema"))
+
+
+def checked_step(schema: JSON, ops: dict[str, tuple[str, str, JSON]], step: Step) -> JSON:
+    """What the schema says about ``step``: method, path, required response fields, auth."""
+    if step.operation not in ops:
+        raise SchemaMismatch(f"{step.name!r}: no operation {step.operation!r} in the schema")
+    method, path, operation = ops[step.operation]
+    responses = operation.get("responses", {})
+    if str(step.status) not in responses:
+        raise SchemaMismatch(
+            f"{step.name!r}: {method} {path} does not document status {step.status} "
+            f"(documented: {', '.join(sorted(responses))})"
+        )
+    documented = {p["name"]: p["in"] for p in operation.get("parameters", [])}
+    for name, where in [*((n, "query") for n in step.query), *((n, "path") for n in step.path)]:
+        if documented.get(name) != where:
+            raise SchemaMismatch(
+                f"{step.name!r}: {method} {path} has no {where} parameter {name!r}"
+            )
+    if step.body is not None:
+        request = _json_schema(schema, (operation.get("requestBody") or {}).get("content"))
+        unknown = set(step.body) - set(request.get("properties", {}))
+        if unknown:
+            raise SchemaMismatch(f"{step.name!r}: {method} {path} takes no field {sorted(unknown)}")
+    answer = _json_schema(schema, responses[str(step.status)].get("content"))
+    secured = any(requirement for requirement in operation.get("security", [{}]))
+    return {
+        "method": method,
+        "path": path,
+        "required": sorted(answer.get("required", [])),
+        "json": bool(answer),
+        "secured": secured,
+    }
+
+
+# --- writing Postman's format ---------------------------------------------------------------
+
+
+def _script(listen: str, lines: list[str]) -> JSON:
+    return {"listen": listen, "script": {"type": "text/javascript", "exec": lines}}
+
+
+def test_script(step: Step, facts: JSON) -> list[str]:
+    lines = [
+        f'pm.test("{facts["method"]} {facts["path"]} answers {step.status}", function () {{',
+        f"    pm.response.to.have.status({step.status});",
+        "});",
+    ]
+    if not facts["json"]:
+        return lines
+    lines.append("const body = pm.response.json();")
+    if facts["required"]:
+        lines += [
+            'pm.test("the answer has the documented required fields", function () {',
+            f"    {json.dumps(facts['required'])}.forEach((name) => "
+            "pm.expect(body).to.have.property(name));",
+            "});",
+        ]
+    if step.checks:
+        lines += [f'pm.test("{step.name}: as expected", function () {{']
+        lines += [f"    {check}" for check in step.checks]
+        lines += ["});"]
+    lines += [f'pm.environment.set("{var}", {expr});' for var, expr in step.save.items()]
+    return lines
+
+
+def request_item(step: Step, facts: JSON, number: str) -> JSON:
+    segments = [step.path.get(part[1:-1], part) for part in facts["path"].strip("/").split("/")]
+    url: JSON = {
+        "raw": "{{baseUrl}}/" + "/".join(segments),
+        "host": ["{{baseUrl}}"],
+        "path": segments,
+    }
+    if step.query:
+        url["raw"] += "?" + "&".join(f"{k}={v}" for k, v in step.query.items())
+        url["query"] = [{"key": k, "value": v} for k, v in step.query.items()]
+    request: JSON = {"method": facts["method"], "header": [], "url": url}
+    if step.auth == "api_key":
+        request["auth"] = {
+            "type": "apikey",
+            "apikey": [
+                {"key": "key", "value": "X-API-Key", "type": "string"},
+                {"key": "value", "value": "{{apiKey}}", "type": "string"},
+                {"key": "in", "value": "header", "type": "string"},
+            ],
+        }
+    elif not facts["secured"]:
+        request["auth"] = {"type": "noauth"}
+    if step.body is not None:
+        request["header"].append({"key": "Content-Type", "value": "application/json"})
+        request["body"] = {
+            "mode": "raw",
+            "raw": json.dumps(step.body, indent=2),
+            "options": {"raw": {"language": "json"}},
+        }
+    request["description"] = (
+        step.description + "\n\n" if step.description else ""
+    ) + f"OpenAPI operation `{step.operation}`: {facts['method']} {facts['path']}."
+    events = [_script("test", test_script(step, facts))]
+    if step.prerequest:
+        events.insert(0, _script("prerequest", list(step.prerequest)))
+    return {"name": f"{number} {step.name}", "event": events, "request": request}
+
+
+def build_collection(schema: JSON) -> JSON:
+    """The Postman v2.1 collection of the walkthrough, checked against ``schema``."""
+    ops = operations(schema)
+    folders = []
+    for title, steps in WALKTHROUGH:
+        prefix = title.split(".")[0]
+        items = [
+            request_item(step, checked_step(schema, ops, step), f"{prefix}.{n}")
+            for n, step in enumerate(steps, 1)
+        ]
+        folders.append({"name": title, "item": items})
+    info = schema.get("info", {})
+    return {
+        "info": {
+            "_postman_id": str(uuid.uuid5(NAMESPACE, "collection")),
+            "name": "cryptotrack",
+            "description": (
+                f"{info.get('description', '')}\n\n"
+                "Generated by scripts/generate_postman.py from the OpenAPI schema "
+                f"(version {info.get('version', '?')}); do not edit by hand. Run the folders "
+                "in order: each request saves what the next ones need into the environment "
+                "(docs/postman/cryptotrack.postman_environment.json)."
+            ),
+            "schema": POSTMAN_SCHEMA,
+        },
+        "auth": {
+            "type": "bearer",
+            "bearer": [{"key": "token", "value": "{{accessToken}}", "type": "string"}],
+        },
+        "item": folders,
+    }
+
+
+def build_environment() -> JSON:
+    return {
+        "id": str(uuid.uuid5(NAMESPACE, "environment")),
+        "name": "cryptotrack (local)",
+        "values": [
+            {"key": key, "value": value, "type": kind, "enabled": True}
+            for key, value, kind in environment_values()
+        ],
+        "_postman_variable_scope": "environment",
+    }
+
+
+def uncovered(schema: JSON) -> list[str]:
+    """Operations of the schema that no step of the walkthrough calls."""
+    used = {step.operation for _, steps in WALKTHROUGH for step in steps}
+    return sorted(set(operations(schema)) - used)
+
+
+def render(document: JSON) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the files are stale")
+    parser.add_argument("--schema", type=Path, help="read the OpenAPI JSON from this file")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where to write")
+    args = parser.parse_args(argv)
+
+    schema = json.loads(args.schema.read_text()) if args.schema else load_schema()
+    try:
+        files = {
+            COLLECTION_FILE: render(build_collection(schema)),
+            ENVIRONMENT_FILE: render(build_environment()),
+        }
+    except SchemaMismatch as exc:
+        print(f"generate_postman: {exc}", file=sys.stderr)
+        return 2
+    if missing := uncovered(schema):
+        print(f"generate_postman: not in the walkthrough: {', '.join(missing)}", file=sys.stderr)
+
+    stale = [name for name, text in files.items() if _read(args.out / name) != text]
+    if args.check:
+        for name in stale:
+            print(
+                f"{args.out / name} is stale: run .venv/bin/python scripts/generate_postman.py",
+                file=sys.stderr,
+            )
+        return 1 if stale else 0
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in stale:
+        (args.out / name).write_text(files[name])
+        print(f"wrote {args.out / name}")
+    return 0
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text() if path.exists() else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
