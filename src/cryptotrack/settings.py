@@ -374,6 +374,12 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # uvicorn configures these with handlers of its own (plain text, no redaction)
+        # before it loads the app; hand them to ours: access and error lines too are JSON.
+        **{
+            name: {"handlers": [], "propagate": True}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+        },
     },
 }
 logging.captureWarnings(True)

@@ -17,6 +17,9 @@ _SECRET_KEYS = (
 _PATTERNS = [
     re.compile(rf"(?i)(['\"]?{_SECRET_KEYS}['\"]?\s*[:=]\s*['\"]?)([^'\"\s,}}&]+)"),
     re.compile(r"(?i)(bearer\s+|jwt\s+)([A-Za-z0-9._\-]+)"),
+    # Whatever their context: a JWT (header.payload.signature) and a personal API key.
+    re.compile(r"()(eyJ[A-Za-z0-9_\-]*\.eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)"),
+    re.compile(r"()(ctk_[0-9a-f]+_[A-Za-z0-9_\-]+)"),
 ]
 REDACTED = "[redacted]"
 
@@ -29,13 +32,24 @@ def redact(text: str) -> str:
 
 
 class RedactSecretsFilter(logging.Filter):
-    """Rewrites each record's message (args included) through :func:`redact`."""
+    """Rewrites each record's message (args included) and its traceback through
+    :func:`redact`, whatever formatter then writes it."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when it is set: an exception's message (a URL
+            # with a key, a token in a parse error) gets no way around the redaction.
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -49,6 +63,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
-            payload["exception"] = redact(self.formatException(record.exc_info))
+        if record.exc_info or record.exc_text:
+            text = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+            payload["exception"] = redact(text)
+        if record.stack_info:
+            payload["stack"] = redact(record.stack_info)
         return json.dumps(payload)
