@@ -380,6 +380,12 @@ LOGGING = {
             name: {"handlers": [], "propagate": True}
             for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
         },
+        # Celery gives these two (which do not propagate) a plain-text handler of its own
+        # unless they have one already: the pool's "child exited" lines, task loggers.
+        **{
+            name: {"handlers": ["console"], "propagate": False}
+            for name in ("multiprocessing", "celery.task")
+        },
     },
 }
 logging.captureWarnings(True)
