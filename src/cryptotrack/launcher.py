@@ -147,6 +147,11 @@ def main() -> None:
         prepare_database()
         from django.conf import settings
 
+        # The processes started below are the whole deployment: earlier runs' metric
+        # files (one per process id, see core/metrics.py) would only pile up.
+        for stale in Path(settings.PROMETHEUS_MULTIPROC_DIR).glob("*.db"):
+            stale.unlink(missing_ok=True)
+
         children.start(
             "celery",
             [

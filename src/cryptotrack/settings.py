@@ -13,6 +13,7 @@ Two shapes:
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -389,3 +390,14 @@ LOGGING = {
     },
 }
 logging.captureWarnings(True)
+
+# --- Metrics (Prometheus) -------------------------------------------------------------
+# GET /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Every process (web, workers, beat) writes its counters here and /metrics adds them up
+# (prometheus_client's multiprocess mode): all processes of a deployment must share it.
+# https://prometheus.github.io/client_python/multiprocess/
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics"))
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+# prometheus_client reads the environment when a metric is created, not settings.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR

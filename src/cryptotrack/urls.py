@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cryptotrack.core.health import HealthzApi, ReadyzApi
+from cryptotrack.core.metrics import metrics_view
 
 api_v1 = [
     path("", include("cryptotrack.accounts.urls")),
@@ -19,6 +20,7 @@ urlpatterns = [
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("healthz", HealthzApi.as_view(), name="healthz"),
     path("readyz", ReadyzApi.as_view(), name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("cryptotrack.quotes.page_urls")),
 ]

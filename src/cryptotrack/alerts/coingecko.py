@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from cryptotrack.core import metrics
 from cryptotrack.core.exceptions import ServiceUnavailable, UpstreamFailed
 from cryptotrack.exchanges.coingecko import CoinGeckoClient, PriceTable
 from cryptotrack.exchanges.errors import UpstreamError, UpstreamRateLimited
@@ -61,7 +62,11 @@ def fetch_prices(pairs: Iterable[tuple[str, str]]) -> PriceTable:
         async with coingecko_client() as client:
             return await client.simple_price(coins, currencies)
 
-    table = asyncio.run(fetch())
+    try:
+        table = asyncio.run(fetch())
+    except UpstreamError as exc:
+        metrics.record_upstream_failure("coingecko", exc.kind)
+        raise
     wanted = set(pairs)
     return {pair: price for pair, price in table.items() if pair in wanted}
 
@@ -103,6 +108,7 @@ def _is_listed(
     try:
         values = asyncio.run(fetch())
     except UpstreamError as exc:
+        metrics.record_upstream_failure("coingecko", exc.kind)
         if entry is not None:
             logger.warning("CoinGecko %s could not be refreshed (%s): using the cache", what, exc)
             return value in entry.values

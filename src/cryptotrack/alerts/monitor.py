@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from cryptotrack.alerts import coingecko, notifications, selectors
 from cryptotrack.alerts.models import Alert, AlertNotification
+from cryptotrack.core import metrics
 from cryptotrack.exchanges.errors import UpstreamError
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def check_alerts(*, enqueue: Enqueue | None = None) -> CheckReport:
     report.pairs = len(pairs)
     report.timings["pairs"] = _lap(mark)
     if not pairs:
+        metrics.ALERT_CHECKS.labels(outcome="idle").inc()
         return report
 
     mark = time.perf_counter()
@@ -75,6 +77,7 @@ def check_alerts(*, enqueue: Enqueue | None = None) -> CheckReport:
     except UpstreamError as exc:
         logger.warning("Alert check skipped: CoinGecko prices unavailable (%s: %s)", exc.kind, exc)
         report.error = exc.kind
+        metrics.ALERT_CHECKS.labels(outcome="skipped").inc()
         return report
     report.priced = len(prices)
     report.timings["prices"] = _lap(mark)
@@ -92,6 +95,8 @@ def check_alerts(*, enqueue: Enqueue | None = None) -> CheckReport:
         report.triggered += len(ids)
     report.timings["trigger_and_enqueue"] = _lap(mark)
     report.timings["total"] = _lap(started)
+    metrics.ALERT_CHECKS.labels(outcome="checked").inc()
+    metrics.ALERTS_TRIGGERED.inc(report.triggered)
     if report.triggered:
         logger.info("Alert check: %d alerts crossed over %d pairs", report.triggered, report.pairs)
     return report

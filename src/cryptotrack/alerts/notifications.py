@@ -35,6 +35,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from cryptotrack.alerts.models import Alert, AlertNotification
+from cryptotrack.core import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +140,7 @@ def deliver_notifications(notification_ids: Sequence[int]) -> DeliveryOutcome:
                     delay,
                     error,
                 )
+                metrics.ALERT_EMAILS.labels(outcome="retried").inc()
                 _release(note, delay, error)
                 outcome.retry_ids, outcome.retry_in = ids[index:], delay
                 return outcome
@@ -152,7 +154,19 @@ def deliver_notifications(notification_ids: Sequence[int]) -> DeliveryOutcome:
                 connection.close()
             except (smtplib.SMTPException, OSError):
                 logger.debug("SMTP connection did not close cleanly", exc_info=True)
+        _count(outcome)
     return outcome
+
+
+def _count(outcome: DeliveryOutcome) -> None:
+    """Emails by outcome (Prometheus); ``retried`` is counted where a row is released."""
+    for name, ids in (
+        ("sent", outcome.sent),
+        ("failed", outcome.failed),
+        ("cancelled", outcome.cancelled),
+    ):
+        if ids:
+            metrics.ALERT_EMAILS.labels(outcome=name).inc(len(ids))
 
 
 def requeue_stalled(*, enqueue: Enqueue, limit: int = SWEEP_LIMIT) -> int:

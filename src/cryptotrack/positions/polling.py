@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.accounts.services import exchange_account_credentials
+from cryptotrack.core import metrics
 from cryptotrack.exchanges import kucoin
 from cryptotrack.exchanges.errors import UpstreamError, UpstreamInvalidCredentials
 from cryptotrack.positions.dispatch import Batch
@@ -114,6 +115,7 @@ def poll_batch(*, batch: Batch) -> BatchSummary:
     started = time.monotonic()
     outcomes = asyncio.run(_poll_and_record(jobs)) if jobs else []
     failed = sum(1 for o in outcomes if o.error is not None)
+    _count(outcomes, slots)
     if outcomes:
         lateness = max((o.started_at - slots[o.subscription_id]).total_seconds() for o in outcomes)
         logger.info(
@@ -152,6 +154,7 @@ async def _poll_and_record(jobs: list[PollJob]) -> list[PollOutcome]:
                 try:
                     positions = await client.futures_positions(job.credentials)
                 except UpstreamError as exc:
+                    metrics.record_upstream_failure("kucoin", exc.kind)
                     return _outcome(job, started_at, error=exc)
                 return _outcome(job, started_at, positions=positions)
 
@@ -167,6 +170,15 @@ async def _poll_and_record(jobs: list[PollJob]) -> list[PollOutcome]:
             # The recording thread outlives this batch; its connection must not.
             await sync_to_async(connections.close_all, thread_sensitive=True)()
     return outcomes
+
+
+def _count(outcomes: list[PollOutcome], slots: dict[int, datetime]) -> None:
+    """Polls by outcome (success or the failure's kind) and their lateness (Prometheus)."""
+    for outcome in outcomes:
+        error = outcome.error
+        metrics.POLLS.labels(outcome="success" if error is None else error.kind).inc()
+        late = (outcome.started_at - slots[outcome.subscription_id]).total_seconds()
+        metrics.POLL_LATENESS.observe(max(0.0, late))
 
 
 def _record(outcomes: list[PollOutcome]) -> None:

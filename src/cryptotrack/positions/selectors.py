@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from cryptotrack.accounts.models import User
+from cryptotrack.core import metrics
 from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
 from cryptotrack.positions.representations import positions_payload
 from cryptotrack.positions.storage import cached_positions, refill_cache
@@ -28,6 +29,7 @@ def tracking_subscription(*, user: User) -> TrackingSubscription | None:
 def current_positions(*, user: User, symbol: str | None = None) -> CurrentPositions:
     """The user's open positions: from the cache, else (miss, Redis down) the database."""
     cached = cached_positions(user.pk)
+    metrics.record_cache_read("positions", hit=cached is not None)
     if cached is not None:
         rows = cached["positions"]
         as_of: datetime | None = datetime.fromisoformat(cached["as_of"])

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.db.models import QuerySet
 
+from cryptotrack.core import metrics
 from cryptotrack.quotes.models import Quote
 from cryptotrack.quotes.pairs import Pair
 from cryptotrack.quotes.serializers import quote_payload
@@ -80,6 +81,7 @@ def latest_quote(*, pair: Pair) -> dict[str, Any] | None:
     except Exception as exc:
         logger.warning("latest %s quote: cache unavailable, reading the database: %r", pair, exc)
         entry = None
+    metrics.record_cache_read("latest_quote", hit=isinstance(entry, dict))
     if isinstance(entry, dict):
         return entry
     quote = newest_quote(pair=pair)

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from cryptotrack.core import metrics
 from cryptotrack.core.exceptions import ApplicationError, ServiceUnavailable, UpstreamFailed
 from cryptotrack.exchanges.alphavantage import ExchangeRate
 from cryptotrack.exchanges.errors import UpstreamError, UpstreamRateLimited
@@ -58,6 +59,7 @@ def record_quote(*, rate: ExchangeRate, source: str) -> Quote:
     )
     selectors.cache_latest(quote)
     live.announce(quote)
+    metrics.QUOTES_FETCHED.labels(source=source).inc()
     return quote
 
 
@@ -142,6 +144,7 @@ def _fetch(pair: Pair) -> ExchangeRate:
     try:
         return upstream.fetch_exchange_rate(pair)
     except UpstreamError as exc:
+        metrics.record_upstream_failure("alphavantage", exc.kind)
         if isinstance(exc, UpstreamRateLimited):
             wait = exc.retry_after if exc.retry_after is not None else 60
             budget.block_until(
@@ -153,6 +156,7 @@ def _fetch(pair: Pair) -> ExchangeRate:
         # A failure the client does not type (a malformed ALPHAVANTAGE_URL, a bug): still
         # the upstream call that failed, answered 502 with the cause in the log, never 500.
         logger.exception("Alpha Vantage %s failed unexpectedly", pair)
+        metrics.record_upstream_failure("alphavantage", "error")
         raise UpstreamFailed(
             f"The call to Alpha Vantage failed ({type(exc).__name__}).", code="upstream_error"
         ) from exc
