@@ -159,10 +159,19 @@ def in_process_requests(db: None) -> Iterator[None]:
 
 
 def _load_schema() -> Any:
-    """The app's own ``/api/schema``, read in-process over WSGI (no database involved)."""
+    """The app's own ``/api/schema``, read in-process over WSGI at collection time.
+
+    Its anonymous throttle is the one thing that would touch storage: a memory cache
+    keeps it off the database (which pytest-django keeps closed until a test runs) when
+    no Redis is configured.
+    """
+    from django.test import override_settings
+
     from cryptotrack.wsgi import application
 
-    return schemathesis.openapi.from_wsgi("/api/schema", application)
+    memory = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    with override_settings(CACHES={"default": memory, "live": memory}):
+        return schemathesis.openapi.from_wsgi("/api/schema", application)
 
 
 schema = _load_schema()
