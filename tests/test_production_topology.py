@@ -28,6 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,14 +209,29 @@ def _ready(top: Topology) -> bool:
         return False
 
 
+def _log_tails(top: Topology) -> str:
+    return "".join(
+        f"\n--- {process.name} (pid {process.pid}) ---\n{process.log()[-4000:]}"
+        for process in (top.web, *top.workers, top.beat)
+    )
+
+
+@contextmanager
+def _logs_on_failure(top: Topology) -> Iterator[None]:
+    """A failed assertion inside carries the end of every process's log."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}{_log_tails(top)}") from exc
+
+
 @pytest.fixture(autouse=True)
-def _logs_on_failure(request: pytest.FixtureRequest, topology: Topology) -> Iterator[None]:
+def _show_logs_on_failure(request: pytest.FixtureRequest, topology: Topology) -> Iterator[None]:
     """When a test fails, print the end of every process's log (pytest shows it)."""
     failed_before = request.session.testsfailed
     yield
     if request.session.testsfailed > failed_before:
-        for process in (topology.web, *topology.workers, topology.beat):
-            print(f"--- {process.name} (pid {process.pid}) ---\n{process.log()[-4000:]}")
+        print(_log_tails(topology))
 
 
 _numbers = itertools.count(1)
@@ -480,7 +496,7 @@ def tracked(topology: Topology) -> list[User]:
             assert started.status_code == 201, started.text
         return user
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with _logs_on_failure(top), ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(sign_up_and_track, users))
 
 
