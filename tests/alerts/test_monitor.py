@@ -15,6 +15,7 @@ from cryptotrack.alerts.models import Alert, AlertNotification
 from cryptotrack.alerts.monitor import CheckReport, check_alerts
 from cryptotrack.alerts.notifications import DELIVERY_BATCH_SIZE
 from cryptotrack.simulators.coingecko import CoinGeckoSimulator
+from tests.support.postgres import lock_waiters
 from tests.support.processes import wait_until
 
 MakeAlert = Callable[..., Alert]
@@ -224,16 +225,6 @@ def test_pair_without_a_price_is_left_alone(
     assert btc.status == "triggered"
 
 
-def _lock_waiters(database_url: str) -> int:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
-
-
 def test_two_monitors_at_once_claim_a_crossing_once(
     coingecko: CoinGeckoSimulator,
     make_alert: MakeAlert,
@@ -261,7 +252,7 @@ def test_two_monitors_at_once_claim_a_crossing_once(
         threads = [threading.Thread(target=monitor) for _ in range(2)]
         for thread in threads:
             thread.start()
-        wait_until(lambda: _lock_waiters(live_database_url) >= 2, timeout=20, what="2 monitors")
+        wait_until(lambda: lock_waiters(live_database_url) >= 2, timeout=20, what="2 monitors")
         blocker.rollback()
     for thread in threads:
         thread.join(timeout=30)

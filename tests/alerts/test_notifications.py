@@ -19,6 +19,7 @@ from cryptotrack.alerts.notifications import deliver_notifications, requeue_stal
 from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 from tests.alerts.conftest import FROM_EMAIL
 from tests.alerts.smtp_server import SmtpServer
+from tests.support.postgres import lock_waiters
 from tests.support.processes import wait_until
 
 MakeAlert = Callable[..., Alert]
@@ -255,16 +256,6 @@ def test_sweep_requeues_a_lost_task_once_per_grace_period(
     assert queued == [ids]
 
 
-def _lock_waiters(database_url: str) -> int:
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
-
-
 def test_two_senders_at_once_send_one_email(
     smtp: SmtpServer,
     coingecko: CoinGeckoSimulator,
@@ -290,7 +281,7 @@ def test_two_senders_at_once_send_one_email(
         threads = [threading.Thread(target=sender) for _ in range(2)]
         for thread in threads:
             thread.start()
-        wait_until(lambda: _lock_waiters(live_database_url) >= 2, timeout=20, what="2 senders")
+        wait_until(lambda: lock_waiters(live_database_url) >= 2, timeout=20, what="2 senders")
         blocker.rollback()
     for thread in threads:
         thread.join(timeout=30)
