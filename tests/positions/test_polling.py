@@ -121,11 +121,12 @@ def test_positions_come_from_cache_then_database_when_cache_is_empty(
 
     cached = _positions(client)
     assert cached["source"] == "cache"
-    assert cached["as_of"] is not None
+    assert cached["as_of"].endswith("Z")
 
     caches["live"].delete(cache_key(trader.user.pk))
     from_db = _positions(client)
     assert from_db["source"] == "database"
+    assert from_db["as_of"].endswith("Z")
     assert from_db["results"] == cached["results"]
     # The database read refilled the cache.
     assert _positions(client)["source"] == "cache"

@@ -162,7 +162,10 @@ class PositionListApi(APIView):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(current.positions, request, view=self)
         paginator.extra = {
-            "as_of": current.as_of.isoformat() if current.as_of else None,
+            # The same ISO form as every other time in the API (UTC as "Z").
+            "as_of": serializers.DateTimeField().to_representation(current.as_of)
+            if current.as_of
+            else None,
             "source": current.source,
         }
         return paginator.get_paginated_response(page)
