@@ -193,6 +193,13 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- Request bodies ---------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#data-upload-max-memory-size
+# Also bounds API JSON bodies, which DRF reads past Django's own check (core/parsers.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("REQUEST_MAX_BODY_BYTES", default=2_621_440)
+# Nesting levels of arrays/objects a JSON body may have (ours need 3; deep ones are attacks).
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+
 # --- REST framework -------------------------------------------------------------------
 # https://www.django-rest-framework.org/api-guide/settings/
 REST_FRAMEWORK = {
@@ -205,7 +212,8 @@ REST_FRAMEWORK = {
         "cryptotrack.accounts.permissions.ApiKeyIsReadOnly",
     ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # DRF's JSON parser with a depth, size and valid-text bound (core/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["cryptotrack.core.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "cryptotrack.core.pagination.PageNumberPagination",
     "PAGE_SIZE": 10,
     "DEFAULT_SCHEMA_CLASS": "cryptotrack.core.schema.AutoSchema",

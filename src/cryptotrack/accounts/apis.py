@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from cryptotrack.accounts import api_keys, services, tokens
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
-from cryptotrack.core.fields import StrictCharField
+from cryptotrack.core.fields import NameField, StrictCharField
 from cryptotrack.core.pagination import PageNumberPagination
 from cryptotrack.core.throttling import IpScopedRateThrottle
 from cryptotrack.exchanges.kucoin import KucoinCredentials
@@ -106,7 +106,7 @@ class SignupApi(APIView):
     throttle_scope = "signup"
 
     class InputSerializer(serializers.Serializer[Any]):
-        name = serializers.CharField(max_length=150)
+        name = NameField(max_length=150)
         username = serializers.CharField(max_length=150, validators=[UnicodeUsernameValidator()])
         password = serializers.CharField(max_length=128, write_only=True, trim_whitespace=False)
         email = serializers.EmailField(required=False, allow_blank=True, default="")
@@ -267,7 +267,7 @@ class ApiKeyListApi(APIView):
     pagination_class = PageNumberPagination
 
     class InputSerializer(serializers.Serializer[Any]):
-        name = serializers.CharField(max_length=100)
+        name = NameField(max_length=100)
 
         class Meta:
             ref_name = "ApiKeyCreate"

@@ -18,12 +18,13 @@ from rest_framework.views import APIView
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.alerts import selectors, services
 from cryptotrack.alerts.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Alert
+from cryptotrack.core.fields import DecimalField
 from cryptotrack.core.pagination import PageNumberPagination
 
 MAX_TARGET_PRICE = Decimal(10) ** 12
 
 
-class PlainDecimalField(serializers.DecimalField):
+class PlainDecimalField(DecimalField):
     """A decimal string without padding zeros or exponent: ``"70000"``, ``"0.00001234"``."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -17,6 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cryptotrack.core.fields import IntegerField
+
 MAX_PER_PAGE = 100
 
 
@@ -110,11 +112,11 @@ def envelope_schema(
 
 
 class _PageParams(serializers.Serializer[Any]):
-    page = serializers.IntegerField(min_value=1, required=False, default=1)
+    page = IntegerField(min_value=1, required=False, default=1)
 
 
 class _PerPage(serializers.Serializer[Any]):
-    per_page = serializers.IntegerField(
+    per_page = IntegerField(
         min_value=1,
         max_value=MAX_PER_PAGE,
         required=False,

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
-from cryptotrack.core.fields import StrictCharField
+from cryptotrack.core.fields import AwareDateTimeField, StrictCharField
 from cryptotrack.core.pagination import PageNumberPagination
 from cryptotrack.positions import selectors, services
 from cryptotrack.positions.models import TrackingSubscription
@@ -176,8 +176,8 @@ class PositionHistoryApi(APIView):
 
     class FilterSerializer(serializers.Serializer[Any]):
         symbol = serializers.CharField(required=False, max_length=40)
-        since = serializers.DateTimeField(required=False)
-        until = serializers.DateTimeField(required=False)
+        since = AwareDateTimeField(required=False)
+        until = AwareDateTimeField(required=False)
 
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:

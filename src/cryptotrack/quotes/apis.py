@@ -6,7 +6,6 @@ serializer, calls one service or selector, and answers :class:`QuoteOutput`.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from cryptotrack.core.exceptions import NotFound
+from cryptotrack.core.fields import AwareDateTimeField
 from cryptotrack.core.schema import ErrorSerializer
 from cryptotrack.core.throttling import ScopedRateThrottle
 from cryptotrack.quotes import selectors, services
@@ -41,18 +41,6 @@ class CurrencyCodeField(serializers.RegexField):
             help_text="Currency code: " + _CODE_MESSAGE,
             **kwargs,
         )
-
-
-class QueryDateTimeField(serializers.DateTimeField):
-    """An ISO 8601 time in a query string; a naive one is UTC.
-
-    An unencoded ``+`` of the offset arrives as a space (``...T10:00:00 02:00``): read it back.
-    """
-
-    def to_internal_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            value = re.sub(r" (\d\d:?\d\d)$", r"+\1", value.strip())
-        return super().to_internal_value(value)
 
 
 _PUBLIC_ERRORS = {
@@ -92,10 +80,10 @@ class QuoteListApi(APIView):
     class FilterSerializer(serializers.Serializer[Any]):
         from_currency = CurrencyCodeField(required=False)
         to_currency = CurrencyCodeField(required=False)
-        since = QueryDateTimeField(
+        since = AwareDateTimeField(
             required=False, help_text="Only quotes fetched at or after this time (ISO 8601)."
         )
-        until = QueryDateTimeField(
+        until = AwareDateTimeField(
             required=False, help_text="Only quotes fetched at or before this time (ISO 8601)."
         )
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -42,13 +42,19 @@ def encode_cursor(quote: Quote) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
-    """``(fetched_at, id)`` of a cursor; raises ValidationError (400) for anything else."""
+    """``(fetched_at, id)`` of a cursor; raises ValidationError (400) for anything else.
+
+    The time must exist in UTC: ``9999-12-31T23:59:59-14:00`` or year 1 east of Greenwich
+    do not (OverflowError), and this API never hands out such a cursor.
+    """
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when_text, _, id_text = raw.partition("|")
+        raw = base64.urlsafe_b64decode(cursor.encode("ascii") + b"=" * (-len(cursor) % 4))
+        when_text, _, id_text = raw.decode("ascii").partition("|")
         when = parse_datetime(when_text)
         quote_id = int(id_text)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+        if when is not None and when.tzinfo is not None:
+            when.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error):  # UnicodeError is a ValueError
         when, quote_id = None, 0
     if when is None or when.tzinfo is None or quote_id < 1:
         raise serializers.ValidationError({CURSOR_PARAM: ["Not a cursor given by this API."]})
