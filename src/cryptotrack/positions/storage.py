@@ -15,6 +15,8 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Greatest
 
 from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.exchanges.errors import (
@@ -49,6 +51,7 @@ _UPDATED_FIELDS = [
     "seen_at",
     "snapshot_at",
 ]
+_PAUSED = TrackingSubscription.State.PAUSED.value
 
 
 @dataclass(frozen=True)
@@ -196,25 +199,25 @@ def _update_subscriptions(outcomes: list[PollOutcome], *, now: datetime) -> None
 
 
 def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
-    subscriptions = {
-        s.id: s
-        for s in TrackingSubscription.objects.filter(id__in=[o.subscription_id for o in outcomes])
-    }
+    """Record failed polls with conditional UPDATEs, never by writing back rows read earlier.
+
+    A user may stop tracking (or replace the key) while their poll fails: a read-then-write
+    would put back the ``state`` and ``next_poll_at`` it read and resume a stopped tracking.
+    Each UPDATE here computes from the row as it is when written (PostgreSQL re-reads a row
+    a concurrent transaction changed), so a stop always wins: only an ``active`` row pauses,
+    and ``next_poll_at`` only moves later. Polls that failed alike (KuCoin down: all of
+    them) share one statement.
+    """
+    groups: dict[tuple[str, str, bool, datetime | None], list[int]] = {}
     account_verdicts: dict[int, tuple[ExchangeAccount.Status, str]] = {}
     for outcome in outcomes:
-        subscription = subscriptions.get(outcome.subscription_id)
-        if subscription is None or outcome.error is None:
-            continue
         error = outcome.error
-        subscription.last_polled_at = subscription.updated_at = now
-        subscription.consecutive_failures += 1
-        subscription.last_error_kind = error.kind
-        subscription.last_error_message = error.message[:2000]
-        subscription.last_error_at = now
-        if isinstance(error, UpstreamInvalidCredentials | UpstreamPermissionDenied):
-            # Polling again cannot help until the user replaces or fixes the key.
-            if subscription.state == TrackingSubscription.State.ACTIVE:
-                subscription.state = TrackingSubscription.State.PAUSED
+        if error is None:
+            continue
+        # Polling again cannot help until the user replaces or fixes the key.
+        pause = isinstance(error, UpstreamInvalidCredentials | UpstreamPermissionDenied)
+        resume_at = None
+        if pause:
             status = (
                 ExchangeAccount.Status.INVALID
                 if isinstance(error, UpstreamInvalidCredentials)
@@ -224,20 +227,25 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
         elif isinstance(error, UpstreamRateLimited) and error.retry_after:
             # Back this user off until KuCoin's window resets; nobody else waits.
             resume_at = now + timedelta(seconds=error.retry_after)
-            subscription.next_poll_at = max(subscription.next_poll_at, resume_at)
-    TrackingSubscription.objects.bulk_update(
-        subscriptions.values(),
-        [
-            "state",
-            "next_poll_at",
-            "last_polled_at",
-            "consecutive_failures",
-            "last_error_kind",
-            "last_error_message",
-            "last_error_at",
-            "updated_at",
-        ],
-    )
+        key = (error.kind, error.message[:2000], pause, resume_at)
+        groups.setdefault(key, []).append(outcome.subscription_id)
+    for (kind, message, pause, resume_at), ids in groups.items():
+        changes: dict[str, Any] = {
+            "last_polled_at": now,
+            "updated_at": now,
+            "consecutive_failures": F("consecutive_failures") + 1,
+            "last_error_kind": kind,
+            "last_error_message": message,
+            "last_error_at": now,
+        }
+        if pause:
+            changes["state"] = Case(
+                When(state=TrackingSubscription.State.ACTIVE, then=Value(_PAUSED)),
+                default=F("state"),
+            )
+        if resume_at is not None:
+            changes["next_poll_at"] = Greatest(F("next_poll_at"), Value(resume_at))
+        TrackingSubscription.objects.filter(id__in=ids).update(**changes)
     for user_id, (status, message) in account_verdicts.items():
         logger.info("tracking of user %s paused: %s", user_id, status)
         ExchangeAccount.objects.filter(
