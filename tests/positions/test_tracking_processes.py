@@ -11,14 +11,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from django.utils import timezone
 
-from cryptotrack.positions import services
+from cryptotrack.positions import dispatch, services
 from cryptotrack.positions.models import TrackingSubscription
 from cryptotrack.simulators.kucoin import KucoinSimulator
+from tests.conftest import STRONG_PASSWORD
 from tests.positions.test_polling import _poll, _positions
-from tests.support.processes import CeleryWorker, RedisServer, wait_until
+from tests.support.processes import AsgiServer, CeleryWorker, RedisServer, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -156,3 +158,50 @@ def test_redis_down_serves_positions_from_database_then_cache_again(
         redis.start()
         time.sleep(1.2)  # the breaker lets a probe through again
         wait_until(lambda: _positions(client)["source"] == "cache", timeout=5, what="cache again")
+
+
+def test_broker_down_tracking_is_saved_answered_and_left_to_the_dispatcher(
+    make_trader: Callable[..., Any], kucoin_sim: KucoinSimulator, live_env: dict[str, str]
+) -> None:
+    up, down = make_trader(), make_trader()
+    with RedisServer() as broker:
+        env = live_env | {
+            "CELERY_BROKER_URL": broker.url,
+            "KUCOIN_SPOT_URL": kucoin_sim.url,
+            "KUCOIN_FUTURES_URL": kucoin_sim.url,
+        }
+        with AsgiServer(env) as web:
+
+            def start_tracking(trader: Any) -> httpx.Response:
+                token = httpx.post(
+                    f"{web.url}/api/v1/auth/token",
+                    json={"username": trader.user.username, "password": STRONG_PASSWORD},
+                    timeout=30,
+                )
+                return httpx.post(
+                    f"{web.url}/api/v1/tracking",
+                    json={"symbols": ["XBTUSDTM"]},
+                    headers={"Authorization": f"Bearer {token.json()['access']}"},
+                    timeout=30,
+                )
+
+            assert start_tracking(up).status_code == 201  # the web is connected to its broker
+            broker.kill(signal.SIGKILL)
+            response = start_tracking(down)
+
+            assert response.status_code == 201, response.text
+            body = response.json()
+            assert (body["state"], body["symbols"]) == ("active", ["XBTUSDTM"])
+            row = TrackingSubscription.objects.get(user=down.user)
+            assert row.state == "active"
+            # Due at once (not at a random slot within the 30 s interval): the dispatcher's
+            # next tick polls it once the broker is back. The answer says so too.
+            assert row.next_poll_at <= timezone.now()
+            assert body["next_poll_at"] == row.next_poll_at.isoformat().replace("+00:00", "Z")
+            claimed = dispatch.claim_due_batch(now=timezone.now(), limit=10)
+            assert row.pk in [subscription_id for subscription_id, _ in claimed]
+            log = web.log()
+    assert "Traceback" not in log
+    not_enqueued = [line for line in log.splitlines() if "not enqueued" in line]
+    assert len(not_enqueued) == 1, log
+    assert f"tracking {row.pk} " in not_enqueued[0]

@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import KombuError
 
 from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.core.exceptions import ApplicationError
@@ -73,15 +74,34 @@ def start_tracking(*, user: User, symbols: list[str]) -> tuple[TrackingSubscript
 
 
 def _poll_now(subscription: TrackingSubscription, *, now: datetime) -> None:
-    """Poll once right away (after commit), outside the regular slots."""
+    """Poll once right away (after commit), outside the regular slots.
+
+    The tracking is saved by then and the schedule is data: when the broker cannot take
+    the task, that is one log line, and the row is made due now so the dispatcher's next
+    tick (once the broker is back) polls it. The caller still gets the saved state.
+    """
     from cryptotrack.positions.tasks import poll_subscriptions
 
     batch = [(subscription.id, now.isoformat())]
-    transaction.on_commit(
-        lambda: poll_subscriptions.apply_async(
-            args=(batch,), expires=settings.TRACKING_INTERVAL_SECONDS
-        )
-    )
+
+    def enqueue() -> None:
+        try:
+            poll_subscriptions.apply_async(
+                args=(batch,), expires=settings.TRACKING_INTERVAL_SECONDS
+            )
+        except (KombuError, OSError) as exc:
+            logger.warning(
+                "first poll of tracking %s not enqueued (broker: %s); left to the dispatcher",
+                subscription.id,
+                exc,
+            )
+            due = TrackingSubscription.objects.filter(
+                id=subscription.id, state=TrackingSubscription.State.ACTIVE, next_poll_at__gt=now
+            ).update(next_poll_at=now)
+            if due:
+                subscription.next_poll_at = now
+
+    transaction.on_commit(enqueue)
 
 
 def stop_tracking(*, user: User) -> None:
