@@ -20,6 +20,8 @@ coins CoinGecko knows; the rest stay as generated.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -39,6 +41,14 @@ from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
 from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 from cryptotrack.simulators.kucoin import KucoinSimulator
 from tests.conftest import STRONG_PASSWORD
+from tests.support.openapi import (
+    Operation,
+    json_body_operations,
+    nest,
+    operations,
+    query_parameters,
+    string_fields,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -211,3 +221,68 @@ def test_api_conforms_to_its_schema(
     case: Any, access_token: str, seeded: None, in_process_requests: None
 ) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {access_token}"}, checks=CHECKS)
+
+
+# --- Hostile input, as explicit cases ---------------------------------------------------
+# What random generation rarely hits: a body nested 5,000 deep, a lone UTF-16 surrogate
+# escape, times that do not exist in UTC (or have no timezone). Each is sent to every
+# operation that takes it, as a schemathesis case with the same checks as above, and must
+# be a documented 400 {detail, code}. tests/core/test_hostile_input.py checks each field.
+
+DOCUMENT = schema.raw_schema
+BODY_OPERATIONS = json_body_operations(DOCUMENT)
+EXTREME_TIMES = ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "2026-01-02T03:04:05"]
+TIME_PARAMS = query_parameters(DOCUMENT, kind="date-time")
+CURSOR_OPERATIONS = [
+    op for op in operations(DOCUMENT) if any(param["name"] == "cursor" for param in op.query)
+]
+
+
+def _surrogate_body(op: Operation) -> str:
+    """The operation's first string field holding a lone surrogate, as JSON text."""
+    assert op.body is not None
+    paths = string_fields(DOCUMENT, op.body) or [("x",)]
+    return json.dumps(nest(paths[0], "Ada \ud800"))  # ensure_ascii: sent as "\ud800"
+
+
+def _documented_400(case: Any, access_token: str, **kwargs: Any) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {access_token}"}
+    response = case.call_and_validate(headers=headers, checks=CHECKS, **kwargs)
+    assert response.status_code == 400, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+@pytest.mark.parametrize("op", BODY_OPERATIONS, ids=[op.id for op in BODY_OPERATIONS])
+def test_hostile_bodies_are_documented_400s(
+    op: Operation, access_token: str, in_process_requests: None
+) -> None:
+    operation = schema[op.path][op.method.upper()]
+    for raw, code in [
+        ("[" * 5000 + "]" * 5000, "too_deep"),
+        (_surrogate_body(op), "invalid_unicode"),
+    ]:
+        case = operation.Case(
+            body={}, media_type="application/json", path_parameters=op.path_parameters
+        )
+        # `data` replaces the case's body on the wire: no JSON encoder makes these.
+        assert _documented_400(case, access_token, data=raw.encode())["code"] == code
+
+
+@pytest.mark.parametrize(("op", "param"), TIME_PARAMS, ids=[f"{o.id} {p}" for o, p in TIME_PARAMS])
+def test_query_times_outside_utc_or_without_timezone_are_documented_400s(
+    op: Operation, param: str, access_token: str, in_process_requests: None
+) -> None:
+    for value in EXTREME_TIMES:
+        case = schema[op.path][op.method.upper()].Case(query={param: value})
+        assert param in _documented_400(case, access_token)["errors"], value
+
+
+@pytest.mark.parametrize("op", CURSOR_OPERATIONS, ids=[op.id for op in CURSOR_OPERATIONS])
+def test_cursors_holding_times_outside_utc_are_documented_400s(
+    op: Operation, access_token: str, in_process_requests: None
+) -> None:
+    for value in EXTREME_TIMES[:2]:
+        cursor = base64.urlsafe_b64encode(f"{value}|5".encode()).decode().rstrip("=")
+        case = schema[op.path][op.method.upper()].Case(query={"cursor": cursor})
+        assert "cursor" in _documented_400(case, access_token)["errors"], value

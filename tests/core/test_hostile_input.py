@@ -26,7 +26,7 @@ from tests.support.openapi import (
     fields,
     json_body_operations,
     nest,
-    operations,
+    query_parameters,
     string_fields,
 )
 
@@ -43,19 +43,8 @@ DECIMAL_FIELDS = [
 ]
 # Fields people read as a name: no control characters (tabs, line breaks, bidi overrides).
 NAME_FIELDS = [(op, path) for op, path in STRING_FIELDS if path[-1] in {"name", "label"}]
-QUERY_TIMES = [
-    (op, param["name"])
-    for op in operations(DOCUMENT)
-    for param in op.query
-    if param["schema"].get("format") == "date-time"
-]
-QUERY_INTEGERS = [
-    (op, param["name"])
-    for op in operations(DOCUMENT)
-    for param in op.query
-    if param["schema"].get("type") == "integer"
-    or any(branch.get("type") == "integer" for branch in param["schema"].get("oneOf", []))
-]
+QUERY_TIMES = query_parameters(DOCUMENT, kind="date-time")
+QUERY_INTEGERS = query_parameters(DOCUMENT, kind="integer")
 
 ARABIC_INDIC_123 = "\u0661\u0662\u0663"
 DEEP = "[" * 5000 + "]" * 5000

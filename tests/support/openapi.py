@@ -69,6 +69,19 @@ def json_body_operations(document: dict[str, Any]) -> list[Operation]:
     return [op for op in operations(document) if op.body is not None]
 
 
+def query_parameters(document: dict[str, Any], *, kind: str) -> list[tuple[Operation, str]]:
+    """(operation, name) of every query parameter of ``kind``: ``date-time`` or ``integer``."""
+    found = []
+    for op in operations(document):
+        for param in op.query:
+            schema = param["schema"]
+            kinds = {schema.get("format"), schema.get("type")}
+            kinds |= {branch.get("type") for branch in schema.get("oneOf", [])}
+            if kind in kinds:
+                found.append((op, param["name"]))
+    return found
+
+
 def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` with ``$ref``, and ``allOf``/``oneOf``/``anyOf`` (first branch), followed."""
     while True:
