@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cryptotrack.accounts import api_keys, services, tokens
+from cryptotrack.accounts import api_keys, services, signin, tokens
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
 from cryptotrack.core.fields import StrictCharField
@@ -186,7 +186,7 @@ class TokenObtainApi(APIView):
             request=request._request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
-            ip_address=request.META.get("REMOTE_ADDR") or "0.0.0.0",  # noqa: S104
+            ip_address=signin.client_ip(request),
         )
         return Response(TokenPairOutput(pair).data)
 
