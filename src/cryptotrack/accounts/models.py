@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -13,6 +14,16 @@ class User(AbstractUser):
     name = models.CharField(max_length=150)
 
     REQUIRED_FIELDS = ["name"]
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # "Ada" and "ada" are one user: the database says so, not only the serializer.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="unique_username_ignoring_case",
+                violation_error_message="This username is taken.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.username

@@ -2,16 +2,18 @@
 
 ``{"detail": "human sentence", "code": "machine_code"}`` plus ``"errors": {field: [...]}``
 for validation failures. DRF's own exceptions, Django's ``Http404``/``PermissionDenied``/
-``ValidationError`` and our ``ApplicationError`` all come through here, and the plain
-Django handlers below give the same shape for URLs no view matched.
+``ValidationError``/``IntegrityError`` and our ``ApplicationError`` all come through here,
+and the plain Django handlers below give the same shape for URLs no view matched.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -20,7 +22,17 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from cryptotrack.core.exceptions import ApplicationError
 
+logger = logging.getLogger(__name__)
+
 _VALIDATION_DETAIL = "The request is invalid: see `errors` for what to fix."
+
+
+class ConflictingWrite(exceptions.APIException):
+    """A write the database refused (a unique key taken meanwhile): the client may retry."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with a change made at the same time; try again."
+    default_code = "conflict"
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -34,6 +46,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, IntegrityError):
+        # Services turn the conflicts they expect into 400s; any other one a client can
+        # cause (two requests racing for one unique key) is a 409, never a 500.
+        logger.warning("integrity error answered as 409: %s", exc)
+        exc = ConflictingWrite()
 
     response = drf_exception_handler(exc, context)
     if response is None:
