@@ -62,13 +62,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "errors": _field_errors(exc.detail),
         }
     elif isinstance(exc, exceptions.APIException):
-        detail = exc.detail
-        code = detail.code if isinstance(detail, exceptions.ErrorDetail) else exc.default_code
-        response.data = {"detail": str(detail), "code": code}
+        response.data = _detail_and_code(exc)
         wait = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled) and wait is not None:
             response.data["retry_after"] = int(wait) + 1
     return response
+
+
+def _detail_and_code(exc: exceptions.APIException) -> dict[str, Any]:
+    """``{"detail", "code"}`` of an exception whose detail is a message or, as SimpleJWT's
+    ``InvalidToken`` has it, a dict ``{"detail", "code", "messages": [{"message"}, ...]}``."""
+    detail = exc.detail
+    if isinstance(detail, dict) and "detail" in detail:
+        reasons = [
+            str(item["message"])
+            for item in detail.get("messages", [])
+            if isinstance(item, dict) and "message" in item
+        ]
+        text = str(detail["detail"])
+        if reasons:
+            text = f"{text}: {'; '.join(dict.fromkeys(reasons))}"
+        return {"detail": text, "code": str(detail.get("code", exc.default_code))}
+    code = detail.code if isinstance(detail, exceptions.ErrorDetail) else exc.default_code
+    return {"detail": str(detail), "code": code}
 
 
 def _field_errors(detail: Any) -> dict[str, Any]:
