@@ -59,7 +59,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "name", "email"]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        ("Profile", {"fields": ("name",)}),
+        ("Profile", {"fields": ("name", "email_sign_in")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "name", "password1", "password2")}),

@@ -35,9 +35,11 @@ def user_create(*, name: str, username: str, password: str, email: str = "") -> 
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        # A concurrent signup took the name between full_clean and the insert.
+        # A concurrent signup took the name or email between full_clean and the insert.
         if User.objects.filter(username__iexact=username).exists():
             raise ValidationError({"username": ["This username is taken."]}) from None
+        if email and User.objects.filter(email__iexact=email).exists():
+            raise ValidationError({"email": ["This email is taken."]}) from None
         raise
     return user
 

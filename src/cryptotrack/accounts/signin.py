@@ -27,21 +27,49 @@ class LoginLocked(ApplicationError):
 
 
 def authenticate_with_lockout(
-    *, request: HttpRequest | None, username: str, password: str, ip_address: str
+    *,
+    request: HttpRequest | None,
+    password: str,
+    ip_address: str,
+    username: str | None = None,
+    email: str | None = None,
 ) -> User | None:
-    """The active user with these credentials, or None; ``LoginLocked`` while locked out.
+    """The active user with this username (or email) and password, or None.
 
-    ModelBackend hashes the password even for unknown users, so both take as long.
+    Raises ``LoginLocked`` while the (account, IP) pair is locked out. Both forms count
+    against the same lockout key for one account (its username); an email nobody holds
+    counts against itself, so the answers never tell a real account from an unknown one.
+    Every attempt that is not locked costs one password hash: ModelBackend hashes for an
+    unknown username, and we do the same for an unknown email.
     """
-    wait = lockout.claim_attempt(username=username, ip_address=ip_address)
+    if email is not None:
+        username = email_holder(email=email)
+        lockout_key = username or email
+    else:
+        lockout_key = username or ""
+    wait = lockout.claim_attempt(username=lockout_key, ip_address=ip_address)
     if wait:
         raise LoginLocked(
             f"Too many failed sign-ins; try again in {wait} seconds.",
             headers={"Retry-After": str(wait)},
             extra={"retry_after": wait},
         )
+    if username is None:
+        User().set_password(password)  # as long as checking a real password
+        return None
     user = authenticate(request, username=username, password=password)
     if user is None:
         return None
-    lockout.clear_failures(username=username, ip_address=ip_address)
+    lockout.clear_failures(username=lockout_key, ip_address=ip_address)
     return cast(User, user)
+
+
+def email_holder(*, email: str) -> str | None:
+    """The username of the account that signs in with this email (any case), if any."""
+    if not email:
+        return None
+    return (
+        User.objects.filter(email__iexact=email, email_sign_in=True)
+        .values_list("username", flat=True)
+        .first()
+    )

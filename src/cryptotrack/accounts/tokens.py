@@ -15,7 +15,7 @@ from cryptotrack.accounts.models import User
 from cryptotrack.accounts.signin import authenticate_with_lockout
 
 # One message for an unknown user and a wrong password, so neither can be told apart.
-BAD_CREDENTIALS = "No active account found with the given username and password."
+BAD_CREDENTIALS = "No active account found with the given credentials."
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,16 @@ def _pair(refresh: RefreshToken) -> TokenPair:
 
 
 def obtain_tokens(
-    *, request: HttpRequest, username: str, password: str, ip_address: str
+    *,
+    request: HttpRequest,
+    password: str,
+    ip_address: str,
+    username: str | None = None,
+    email: str | None = None,
 ) -> TokenPair:
-    """Check the password (with lockout) and issue an access + refresh pair."""
+    """Check the password of the username or email (with lockout); issue a token pair."""
     user = authenticate_with_lockout(
-        request=request, username=username, password=password, ip_address=ip_address
+        request=request, username=username, email=email, password=password, ip_address=ip_address
     )
     if user is None:
         raise AuthenticationFailed(BAD_CREDENTIALS, code="bad_credentials")
