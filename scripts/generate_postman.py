@@ -101,9 +101,12 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                     "kucoin": KUCOIN,
                 },
                 prerequest=(
-                    "// A new account on every run: usernamePrefix + the time.",
+                    "// A new account on every run: usernamePrefix + the time (emails are",
+                    "// unique too, so the email follows the username).",
                     'const prefix = pm.environment.get("usernamePrefix") || "postman";',
-                    'pm.environment.set("username", prefix + "-" + Date.now());',
+                    'const username = prefix + "-" + Date.now();',
+                    'pm.environment.set("username", username);',
+                    'pm.environment.set("email", username + "@example.com");',
                 ),
                 checks=(
                     'pm.expect(body.username).to.eql(pm.environment.get("username"));',
@@ -121,6 +124,15 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 200,
                 body={"username": "{{username}}", "password": "{{password}}"},
                 save={"accessToken": "body.access", "refreshToken": "body.refresh"},
+            ),
+            Step(
+                "Sign in with email instead (JWT pair)",
+                "auth_token",
+                200,
+                body={"email": "{{email}}", "password": "{{password}}"},
+                save={"accessToken": "body.access", "refreshToken": "body.refresh"},
+                description="`username` or `email` (any case), not both; both count "
+                "towards the same lockout.",
             ),
             Step(
                 "Refresh the access token (rotates the refresh token)",
@@ -314,7 +326,7 @@ def environment_values() -> list[tuple[str, str, str]]:
         ("usernamePrefix", "postman", "default"),
         ("username", "", "default"),
         ("password", "postman-walkthrough-2026", "secret"),
-        ("email", "postman@example.com", "default"),
+        ("email", "", "default"),
         # `make run`'s simulator knows this key; put your own to use the real KuCoin.
         ("kucoinApiKey", api_key, "default"),
         ("kucoinApiSecret", api_secret, "secret"),

@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # Each API path also answers with a trailing slash; the schema lists it once.
+    "PREPROCESSING_HOOKS": ["cryptotrack.core.urls.drop_slash_twins"],
     "ENUM_NAME_OVERRIDES": {},
 }
 

@@ -1,28 +1,52 @@
-"""URL map: the versioned API under /api/v1, operations, docs, admin, the live page."""
+"""URL map: the versioned API under /api/v1, operations, docs, admin, the live page.
+
+API paths answer with or without one trailing slash (``core.urls.slash_optional``); the
+HTML pages redirect from their slashed form, and ``/`` to the API docs.
+"""
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from cryptotrack.accounts import urls as accounts_urls
+from cryptotrack.alerts import urls as alerts_urls
 from cryptotrack.core.health import HealthzApi, ReadyzApi
 from cryptotrack.core.metrics import metrics_view
+from cryptotrack.core.urls import slash_optional
+from cryptotrack.positions import urls as positions_urls
+from cryptotrack.quotes import urls as quotes_urls
 
-api_v1 = [
-    path("", include("cryptotrack.accounts.urls")),
-    path("", include("cryptotrack.alerts.urls")),
-    path("", include("cryptotrack.positions.urls")),
-    path("", include("cryptotrack.quotes.urls")),
-]
+api_v1 = slash_optional(
+    [
+        *accounts_urls.urlpatterns,
+        *alerts_urls.urlpatterns,
+        *positions_urls.urlpatterns,
+        *quotes_urls.urlpatterns,
+    ]
+)
+
+operations = slash_optional(
+    [
+        path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+        path("healthz", HealthzApi.as_view(), name="healthz"),
+        path("readyz", ReadyzApi.as_view(), name="readyz"),
+        path("metrics", metrics_view, name="metrics"),
+    ]
+)
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
-    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    *operations,
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("healthz", HealthzApi.as_view(), name="healthz"),
-    path("readyz", ReadyzApi.as_view(), name="readyz"),
-    path("metrics", metrics_view, name="metrics"),
+    path("docs/", RedirectView.as_view(pattern_name="docs", permanent=True)),
+    path("", RedirectView.as_view(pattern_name="docs")),
     path("admin/", admin.site.urls),
     path("", include("cryptotrack.quotes.page_urls")),
+    path(
+        "rates/live/",
+        RedirectView.as_view(pattern_name="rates-live", query_string=True, permanent=True),
+    ),
 ]
 
 handler400 = "cryptotrack.core.errors.handler400"

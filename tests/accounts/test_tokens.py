@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import AccessToken
 
 from tests.conftest import STRONG_PASSWORD
 
@@ -59,6 +62,27 @@ def test_garbage_token_is_401(api_client: APIClient) -> None:
     response = api_client.get(ME)
     assert response.status_code == 401
     assert response.json()["code"] == "token_not_valid"
+
+
+@pytest.mark.parametrize(
+    ("token", "reason"), [("expired", "Token is expired"), ("not.a.jwt", "Token is invalid")]
+)
+def test_bad_access_token_401_is_the_plain_error_shape(
+    api_client: APIClient, user: Any, token: str, reason: str
+) -> None:
+    if token == "expired":
+        access = AccessToken.for_user(user)
+        access.set_exp(from_time=timezone.now() - timedelta(hours=1))
+        token = str(access)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    response = api_client.get(ME)
+
+    assert response.status_code == 401
+    assert response.json() == {
+        "detail": f"Given token not valid for any token type: {reason}",
+        "code": "token_not_valid",
+    }
 
 
 def test_refresh_rotates_and_the_old_refresh_dies(api_client: APIClient, user: Any) -> None:

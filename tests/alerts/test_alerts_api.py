@@ -405,3 +405,14 @@ def test_schema_documents_the_alert_endpoints(api_client: APIClient) -> None:
         "triggered_price",
         "last_notified_at",
     }
+
+
+def test_post_alerts_with_a_slash_creates_an_alert(
+    user_client: APIClient, coingecko: CoinGeckoSimulator
+) -> None:
+    created = user_client.post(f"{ALERTS}/", BTC_ABOVE, format="json")
+
+    assert created.status_code == 201, created.content
+    listed = user_client.get(ALERTS).json()
+    assert [alert["id"] for alert in listed["results"]] == [created.json()["id"]]
+    assert user_client.get(f"{ALERTS}/").json() == listed

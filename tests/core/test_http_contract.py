@@ -48,7 +48,8 @@ def test_schema_documents_every_api_path_and_its_errors(api_client: APIClient) -
     assert {"200", "401", "429"} <= set(me)
     assert "WWW-Authenticate" in me["401"]["headers"]
     assert "Retry-After" in me["429"]["headers"]
-    assert "400" in paths["/api/v1/auth/signup"]["post"]["responses"]
+    assert {"400", "409"} <= set(paths["/api/v1/auth/signup"]["post"]["responses"])
+    assert "409" not in me
     assert "Error" in schema["components"]["schemas"]
 
 
@@ -130,3 +131,18 @@ def test_a_page_beyond_any_database_offset_is_empty_not_500(user_client: APIClie
 
 def test_admin_login_page_renders(client: Any) -> None:
     assert client.get("/admin/login/").status_code == 200
+
+
+def test_an_integrity_error_a_service_did_not_expect_is_a_409_not_a_500() -> None:
+    from django.db import IntegrityError
+
+    from cryptotrack.core.errors import exception_handler
+
+    response = exception_handler(IntegrityError("duplicate key value violates unique"), {})
+
+    assert response is not None
+    assert response.status_code == 409
+    assert response.data == {
+        "detail": "This conflicts with a change made at the same time; try again.",
+        "code": "conflict",
+    }

@@ -1,9 +1,56 @@
-"""Admin for users, exchange accounts (never their secrets) and API keys (never the key)."""
+"""Admin for users, exchange accounts (never their secrets) and API keys (never the key).
+
+The admin's login form takes the API's sign-in path: the same per-IP throttle as
+``POST /api/v1/auth/token`` and the same lockout counter, so the admin is no side door
+for guessing passwords.
+"""
+
+import math
+from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 
+from cryptotrack.accounts.apis import TokenObtainApi
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
+from cryptotrack.accounts.signin import LoginLocked, authenticate_with_lockout, client_ip
+from cryptotrack.core.throttling import IpScopedRateThrottle
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin login form, checked like an API sign-in (throttle, then lockout)."""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is None or not password:
+            return self.cleaned_data
+        if self.request is None:  # the admin's LoginView always passes it
+            raise self.get_invalid_login_error()
+        throttle = IpScopedRateThrottle()
+        if not throttle.allow_request(self.request, TokenObtainApi):
+            wait = math.ceil(throttle.wait() or 1)
+            raise ValidationError(
+                f"Too many sign-in attempts; try again in {wait} seconds.", code="throttled"
+            )
+        try:
+            self.user_cache = authenticate_with_lockout(
+                request=self.request,
+                username=username,
+                password=password,
+                ip_address=client_ip(self.request),
+            )
+        except LoginLocked as exc:
+            raise ValidationError(exc.message, code=exc.code) from exc
+        if self.user_cache is None:
+            raise self.get_invalid_login_error()
+        self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(User)
@@ -12,7 +59,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["username", "name", "email"]
     fieldsets = (
         *(DjangoUserAdmin.fieldsets or ()),
-        ("Profile", {"fields": ("name",)}),
+        ("Profile", {"fields": ("name", "email_sign_in")}),
     )
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "name", "password1", "password2")}),

@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cryptotrack.accounts import api_keys, services, tokens
+from cryptotrack.accounts import api_keys, services, signin, tokens
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
 from cryptotrack.core.fields import NameField, StrictCharField
@@ -120,6 +120,11 @@ class SignupApi(APIView):
                 raise serializers.ValidationError("This username is taken.")
             return value
 
+        def validate_email(self, value: str) -> str:
+            if value and User.objects.filter(email__iexact=value).exists():
+                raise serializers.ValidationError("This email is taken.")
+            return value
+
         def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
             candidate = User(username=attrs["username"], name=attrs["name"], email=attrs["email"])
             try:
@@ -166,11 +171,23 @@ class TokenObtainApi(APIView):
     throttle_scope = "login"
 
     class InputSerializer(serializers.Serializer[Any]):
-        username = serializers.CharField(max_length=150)
+        """``username`` or ``email`` (either, not both) and ``password``."""
+
+        username = serializers.CharField(
+            max_length=150, required=False, help_text="Sign in by username (or give `email`)."
+        )
+        email = serializers.EmailField(
+            required=False, help_text="Sign in by email, any case (or give `username`)."
+        )
         password = serializers.CharField(max_length=128, trim_whitespace=False)
 
         class Meta:
             ref_name = "TokenObtain"
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            if ("username" in attrs) == ("email" in attrs):
+                raise serializers.ValidationError("Give either `username` or `email`.")
+            return attrs
 
     @extend_schema(
         operation_id="auth_token",
@@ -184,9 +201,10 @@ class TokenObtainApi(APIView):
         serializer.is_valid(raise_exception=True)
         pair = tokens.obtain_tokens(
             request=request._request,
-            username=serializer.validated_data["username"],
+            username=serializer.validated_data.get("username"),
+            email=serializer.validated_data.get("email"),
             password=serializer.validated_data["password"],
-            ip_address=request.META.get("REMOTE_ADDR") or "0.0.0.0",  # noqa: S104
+            ip_address=signin.client_ip(request),
         )
         return Response(TokenPairOutput(pair).data)
 

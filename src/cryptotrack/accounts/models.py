@@ -5,14 +5,41 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
-    """A cryptotrack user. ``name`` is the display name asked at signup; email is optional."""
+    """A cryptotrack user. ``name`` is the display name asked at signup; email is optional.
+
+    Usernames and (non-empty) emails are unique ignoring case; either signs in.
+    """
 
     name = models.CharField(max_length=150)
+    # False only for accounts that shared an email (ignoring case) before emails became
+    # unique (migration 0003): they sign in by username; their email stays as it was.
+    email_sign_in = models.BooleanField(
+        default=True, help_text="Whether this user may sign in with their email."
+    )
 
     REQUIRED_FIELDS = ["name"]
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # "Ada" and "ada" are one user: the database says so, not only the serializer.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="unique_username_ignoring_case",
+                violation_error_message="This username is taken.",
+            ),
+            # One account per email, ignoring case: sign-in by email finds one user.
+            models.UniqueConstraint(
+                Lower("email"),
+                condition=Q(email_sign_in=True) & ~Q(email=""),
+                name="unique_sign_in_email_ignoring_case",
+                violation_error_message="This email is taken.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.username

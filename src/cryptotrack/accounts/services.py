@@ -9,7 +9,8 @@ import asyncio
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount, User
@@ -30,7 +31,16 @@ def user_create(*, name: str, username: str, password: str, email: str = "") -> 
     validate_password(password, user=user)
     user.set_password(password)
     user.full_clean(exclude=["password"])
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # A concurrent signup took the name or email between full_clean and the insert.
+        if User.objects.filter(username__iexact=username).exists():
+            raise ValidationError({"username": ["This username is taken."]}) from None
+        if email and User.objects.filter(email__iexact=email).exists():
+            raise ValidationError({"email": ["This email is taken."]}) from None
+        raise
     return user
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed
@@ -12,17 +11,11 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from cryptotrack.accounts import lockout
 from cryptotrack.accounts.models import User
-from cryptotrack.core.exceptions import ApplicationError
+from cryptotrack.accounts.signin import authenticate_with_lockout
 
 # One message for an unknown user and a wrong password, so neither can be told apart.
-BAD_CREDENTIALS = "No active account found with the given username and password."
-
-
-class LoginLocked(ApplicationError):
-    status = 429
-    code = "login_locked"
+BAD_CREDENTIALS = "No active account found with the given credentials."
 
 
 @dataclass(frozen=True)
@@ -36,22 +29,19 @@ def _pair(refresh: RefreshToken) -> TokenPair:
 
 
 def obtain_tokens(
-    *, request: HttpRequest, username: str, password: str, ip_address: str
+    *,
+    request: HttpRequest,
+    password: str,
+    ip_address: str,
+    username: str | None = None,
+    email: str | None = None,
 ) -> TokenPair:
-    """Check the password (with lockout) and issue an access + refresh pair."""
-    wait = lockout.seconds_locked(username=username, ip_address=ip_address)
-    if wait:
-        raise LoginLocked(
-            f"Too many failed sign-ins; try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-            extra={"retry_after": wait},
-        )
-    # ModelBackend hashes the password even for unknown users, so both take as long.
-    user = authenticate(request, username=username, password=password)
+    """Check the password of the username or email (with lockout); issue a token pair."""
+    user = authenticate_with_lockout(
+        request=request, username=username, email=email, password=password, ip_address=ip_address
+    )
     if user is None:
-        lockout.record_failure(username=username, ip_address=ip_address)
         raise AuthenticationFailed(BAD_CREDENTIALS, code="bad_credentials")
-    lockout.clear_failures(username=username, ip_address=ip_address)
     update_last_login(None, user)  # type: ignore[arg-type]
     return _pair(RefreshToken.for_user(user))
 

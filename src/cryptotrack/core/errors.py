@@ -2,17 +2,19 @@
 
 ``{"detail": "human sentence", "code": "machine_code"}`` plus ``"errors": {field: [...]}``
 for validation failures. DRF's own exceptions, Django's ``Http404``/``PermissionDenied``/
-``ValidationError`` and our ``ApplicationError`` all come through here, and the plain
-Django handlers below give the same shape for URLs no view matched.
+``ValidationError``/``IntegrityError`` and our ``ApplicationError`` all come through here,
+and the plain Django handlers below give the same shape for URLs no view matched.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -21,7 +23,17 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from cryptotrack.core.exceptions import ApplicationError
 
+logger = logging.getLogger(__name__)
+
 _VALIDATION_DETAIL = "The request is invalid: see `errors` for what to fix."
+
+
+class ConflictingWrite(exceptions.APIException):
+    """A write the database refused (a unique key taken meanwhile): the client may retry."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "This conflicts with a change made at the same time; try again."
+    default_code = "conflict"
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -38,6 +50,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, RequestDataTooBig):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         exc = exceptions.ParseError(f"The body is larger than {limit} bytes.", code="too_large")
+    elif isinstance(exc, IntegrityError):
+        # Services turn the conflicts they expect into 400s; any other one a client can
+        # cause (two requests racing for one unique key) is a 409, never a 500.
+        logger.warning("integrity error answered as 409: %s", exc)
+        exc = ConflictingWrite()
 
     response = drf_exception_handler(exc, context)
     if response is None:
@@ -49,13 +66,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             "errors": _field_errors(exc.detail),
         }
     elif isinstance(exc, exceptions.APIException):
-        detail = exc.detail
-        code = detail.code if isinstance(detail, exceptions.ErrorDetail) else exc.default_code
-        response.data = {"detail": str(detail), "code": code}
+        response.data = _detail_and_code(exc)
         wait = getattr(exc, "wait", None)
         if isinstance(exc, exceptions.Throttled) and wait is not None:
             response.data["retry_after"] = int(wait) + 1
     return response
+
+
+def _detail_and_code(exc: exceptions.APIException) -> dict[str, Any]:
+    """``{"detail", "code"}`` of an exception whose detail is a message or, as SimpleJWT's
+    ``InvalidToken`` has it, a dict ``{"detail", "code", "messages": [{"message"}, ...]}``."""
+    detail = exc.detail
+    if isinstance(detail, dict) and "detail" in detail:
+        reasons = [
+            str(item["message"])
+            for item in detail.get("messages", [])
+            if isinstance(item, dict) and "message" in item
+        ]
+        text = str(detail["detail"])
+        if reasons:
+            text = f"{text}: {'; '.join(dict.fromkeys(reasons))}"
+        return {"detail": text, "code": str(detail.get("code", exc.default_code))}
+    code = detail.code if isinstance(detail, exceptions.ErrorDetail) else exc.default_code
+    return {"detail": str(detail), "code": code}
 
 
 def _field_errors(detail: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """OpenAPI: every operation documents the errors it can answer, in the one error shape.
 
-drf-spectacular documents the success answer; this AutoSchema adds 400/401/403/404/429
-(and whatever a view lists in ``error_statuses``) with the error body of API.md, so
+drf-spectacular documents the success answer; this AutoSchema adds 400/401/403/404/429,
+409 on writes (and whatever a view lists in ``error_statuses``) with the error body of API.md, so
 clients and schemathesis's ``status_code_conformance`` see the whole contract.
 """
 
@@ -60,6 +60,8 @@ class AutoSchema(openapi.AutoSchema):
         statuses = {400, 404, 429}
         if not any(isinstance(permission, AllowAny) for permission in self.view.get_permissions()):
             statuses |= {401, 403}
+        if self.method in {"POST", "PUT", "PATCH", "DELETE"}:
+            statuses.add(409)  # a write that raced another for a unique key (core/errors.py)
         statuses |= set(getattr(self.view, "error_statuses", ()))
         return sorted(statuses)
 

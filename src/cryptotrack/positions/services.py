@@ -45,10 +45,14 @@ def start_tracking(*, user: User, symbols: list[str]) -> tuple[TrackingSubscript
         )
     now = timezone.now()
     interval = timedelta(seconds=settings.TRACKING_INTERVAL_SECONDS)
-    subscription = TrackingSubscription.objects.select_for_update().filter(user=user).first()
-    created = subscription is None or subscription.state == TrackingSubscription.State.STOPPED
-    if subscription is None:
-        subscription = TrackingSubscription(user=user, next_poll_at=now)
+    # Insert-if-missing, then lock: two first requests at once wait for each other here
+    # instead of both inserting (one IntegrityError). A new row starts as "stopped".
+    stopped = TrackingSubscription.State.STOPPED
+    TrackingSubscription.objects.bulk_create(
+        [TrackingSubscription(user=user, state=stopped, next_poll_at=now)], ignore_conflicts=True
+    )
+    subscription = TrackingSubscription.objects.select_for_update().get(user=user)
+    created = subscription.state == TrackingSubscription.State.STOPPED
     subscription.symbols = sorted(set(symbols))
     if created:
         subscription.interval = interval

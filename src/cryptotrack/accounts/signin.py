@@ -1,0 +1,75 @@
+"""Checking a password: the one path every sign-in takes (API tokens and the admin login).
+
+The lockout decides before the password is checked (see ``lockout``), so a locked pair
+never costs an Argon2 verify, and an unknown user costs the same hash as a known one.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib.auth import authenticate
+from django.http import HttpRequest
+
+from cryptotrack.accounts import lockout
+from cryptotrack.accounts.models import User
+from cryptotrack.core.exceptions import ApplicationError
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address the lockout counts a sign-in against."""
+    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104
+
+
+class LoginLocked(ApplicationError):
+    status = 429
+    code = "login_locked"
+
+
+def authenticate_with_lockout(
+    *,
+    request: HttpRequest | None,
+    password: str,
+    ip_address: str,
+    username: str | None = None,
+    email: str | None = None,
+) -> User | None:
+    """The active user with this username (or email) and password, or None.
+
+    Raises ``LoginLocked`` while the (account, IP) pair is locked out. Both forms count
+    against the same lockout key for one account (its username); an email nobody holds
+    counts against itself, so the answers never tell a real account from an unknown one.
+    Every attempt that is not locked costs one password hash: ModelBackend hashes for an
+    unknown username, and we do the same for an unknown email.
+    """
+    if email is not None:
+        username = email_holder(email=email)
+        lockout_key = username or email
+    else:
+        lockout_key = username or ""
+    wait = lockout.claim_attempt(username=lockout_key, ip_address=ip_address)
+    if wait:
+        raise LoginLocked(
+            f"Too many failed sign-ins; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+            extra={"retry_after": wait},
+        )
+    if username is None:
+        User().set_password(password)  # as long as checking a real password
+        return None
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        return None
+    lockout.clear_failures(username=lockout_key, ip_address=ip_address)
+    return cast(User, user)
+
+
+def email_holder(*, email: str) -> str | None:
+    """The username of the account that signs in with this email (any case), if any."""
+    if not email:
+        return None
+    return (
+        User.objects.filter(email__iexact=email, email_sign_in=True)
+        .values_list("username", flat=True)
+        .first()
+    )
