@@ -2,7 +2,9 @@
 
 The race is forced without sleeps, as in tests/alerts/test_notifications.py: a third
 connection holds the (username, IP) counter row while the burst arrives, so every request
-of the burst is inside the server at once before any of them is decided.
+of the burst is inside the server at once before any of them is decided. Which of them
+gets the row first is up to PostgreSQL's lock queue, so the right password is sent once
+the lock is taken (five attempts counted), not raced for one of the first five places.
 """
 
 from __future__ import annotations
@@ -64,10 +66,15 @@ def test_burst_of_wrong_passwords_cannot_outrun_the_lockout(
         blocker.execute("SELECT id FROM accounts_loginfailure FOR UPDATE")
         wrong = [pool.submit(sign_in, f"wrong-password-{n}") for n in range(BURST)]
         wait_until(lambda: lock_waiters(live_database_url) >= BURST, timeout=60, what="burst")
-        # The right password arrives last, while all the wrong ones are still undecided.
-        right = pool.submit(sign_in, STRONG_PASSWORD)
-        wait_until(lambda: lock_waiters(live_database_url) > BURST, timeout=30, what="right")
         blocker.rollback()
+        # The right password arrives once the lock is taken, while the burst is in flight
+        # (the old code let it in: it counted failures only after each slow verify).
+        wait_until(
+            lambda: LoginFailure.objects.filter(locked_until__isnull=False).exists(),
+            timeout=60,
+            what="the lock",
+        )
+        right = pool.submit(sign_in, STRONG_PASSWORD)
         answers = [future.result() for future in wrong]
         right_answer = right.result()
 

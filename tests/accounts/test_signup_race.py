@@ -13,8 +13,8 @@ from tests.support.postgres import race_behind_lock
 # A signup of "ADA" that has not committed yet: both racers' inserts wait behind it.
 HOLD_ADA = (
     "INSERT INTO accounts_user (password, is_superuser, username, first_name, last_name,"
-    " email, is_staff, is_active, date_joined, name)"
-    " VALUES ('!', false, 'ADA', '', '', '', false, true, now(), 'Holder')"
+    " email, is_staff, is_active, date_joined, name, email_sign_in)"
+    " VALUES ('!', false, 'ADA', '', '', '', false, true, now(), 'Holder', true)"
 )
 
 
