@@ -265,7 +265,7 @@ class KucoinClient:
                 await self._resync_after_rejection(base, generation, where)
                 return await self._send(base, path, params, credentials)
 
-        async def on_retry(exc: UpstreamError) -> None:
+        async def on_retry(exc: UpstreamError, _attempt: int) -> None:
             logger.info("Retrying KuCoin %s after %s (%s)", where, exc.kind, exc.code or "-")
 
         return await call_with_retries(
