@@ -183,7 +183,7 @@ class TokenObtainApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = tokens.obtain_tokens(
-            request=request._request,
+            request=request,
             username=serializer.validated_data["username"],
             password=serializer.validated_data["password"],
             ip_address=request.META.get("REMOTE_ADDR") or "0.0.0.0",  # noqa: S104

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.models import update_last_login
 from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -36,9 +38,13 @@ def _pair(refresh: RefreshToken) -> TokenPair:
 
 
 def obtain_tokens(
-    *, request: HttpRequest, username: str, password: str, ip_address: str
+    *, request: HttpRequest | Request, username: str, password: str, ip_address: str
 ) -> TokenPair:
-    """Check the password (with lockout) and issue an access + refresh pair."""
+    """Check the password (with lockout) and issue an access + refresh pair.
+
+    ``request`` goes to the auth backends and the ``user_login_failed`` signal; DRF's
+    Request serves every HttpRequest attribute (as SimpleJWT's own serializer relies on).
+    """
     wait = lockout.seconds_locked(username=username, ip_address=ip_address)
     if wait:
         raise LoginLocked(
@@ -47,7 +53,7 @@ def obtain_tokens(
             extra={"retry_after": wait},
         )
     # ModelBackend hashes the password even for unknown users, so both take as long.
-    user = authenticate(request, username=username, password=password)
+    user = authenticate(cast(HttpRequest, request), username=username, password=password)
     if user is None:
         lockout.record_failure(username=username, ip_address=ip_address)
         raise AuthenticationFailed(BAD_CREDENTIALS, code="bad_credentials")
