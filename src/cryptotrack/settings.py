@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id, and every answer X-Request-ID.
+    "cryptotrack.core.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -358,16 +360,20 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "cryptotrack.core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "context_ids": {"()": "cryptotrack.core.logging.ContextIdsFilter"},
+        "redact": {"()": "cryptotrack.core.logging.RedactSecretsFilter"},
+    },
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # context_ids: " [request=<id> task=<id>]" when the line belongs to one, else "".
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context_ids)s: %(message)s"},
         "json": {"()": "cryptotrack.core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["redact"],
+            "filters": ["context_ids", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
