@@ -328,7 +328,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+            "CONFIG": {
+                # channels_redis waits for a message with a blocking pop of up to 5 s
+                # (brpop_timeout); redis-py's default socket timeout is 5 s too, so a
+                # WebSocket idle that long had its read time out and its consumer died
+                # ("Timeout reading from Redis"). Reads may last the pop plus a margin.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+            },
         }
     }
 else:
