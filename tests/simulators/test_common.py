@@ -9,15 +9,10 @@ import httpx
 import pytest
 from aiohttp import web
 
-from cryptotrack.simulators.common import (
-    BackgroundServer,
-    ControlClient,
-    ControlClientError,
-    Fault,
-    FaultInjector,
-    RequestCounter,
-    add_fault_routes,
-)
+from cryptotrack.simulators.control import ControlClient, ControlClientError
+from cryptotrack.simulators.counting import RequestCounter
+from cryptotrack.simulators.faults import Fault, FaultInjector, add_fault_routes
+from cryptotrack.simulators.serving import BackgroundServer
 
 
 def _make_app(injector: FaultInjector, counter: RequestCounter) -> web.Application:

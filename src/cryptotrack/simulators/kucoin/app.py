@@ -34,13 +34,9 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from cryptotrack.simulators.common import (
-    CONTROL_PREFIX,
-    FaultInjector,
-    RequestCounter,
-    add_fault_routes,
-    json_handler,
-)
+from cryptotrack.simulators.control import CONTROL_PREFIX, json_handler
+from cryptotrack.simulators.counting import RequestCounter
+from cryptotrack.simulators.faults import FaultInjector, add_fault_routes
 from cryptotrack.simulators.kucoin.ratelimit import RateLimiter
 from cryptotrack.simulators.kucoin.state import (
     SimKey,
