@@ -29,13 +29,3 @@ def test_simulators_import_nothing_of_cryptotrack_but_the_simulators() -> None:
         if module.startswith("cryptotrack") and not module.startswith("cryptotrack.simulators")
     }
     assert offenders == set()
-
-
-def test_no_simulator_module_holds_several_ideas_past_400_lines() -> None:
-    """The shared plumbing once was one 634-line module of three ideas (STYLE.md §9)."""
-    long = {
-        f"{path.relative_to(SIMULATORS)}: {len(path.read_text().splitlines())}"
-        for path in SIMULATORS.rglob("*.py")
-        if len(path.read_text().splitlines()) > 450
-    }
-    assert long == set()

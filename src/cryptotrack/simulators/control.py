@@ -10,7 +10,8 @@ faults and request counters ignore that prefix.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
@@ -127,3 +128,18 @@ class ControlClient:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def parse_decimal(value: Any, name: str) -> Decimal:
+    """Control-API input as a Decimal (ValueError -> HTTP 400)."""
+    try:
+        return Decimal(str(value))
+    except ArithmeticError as exc:
+        raise ValueError(f"{name} must be a number, got {value!r}") from exc
+
+
+def require(body: Mapping[str, Any], name: str) -> Any:
+    """``body[name]``, which control-API input must carry (ValueError -> HTTP 400)."""
+    if name not in body or body[name] in (None, ""):
+        raise ValueError(f"missing {name!r}")
+    return body[name]

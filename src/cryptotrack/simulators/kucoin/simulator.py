@@ -8,7 +8,8 @@ from typing import Any
 
 from cryptotrack.simulators.faults import Fault, FaultKind
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
-from cryptotrack.simulators.kucoin.state import SimKey, SimulatorState
+from cryptotrack.simulators.kucoin.keys import SimKey
+from cryptotrack.simulators.kucoin.state import SimulatorState
 from cryptotrack.simulators.serving import BackgroundServer, ServedSimulator
 
 Number = Decimal | int | float | str
