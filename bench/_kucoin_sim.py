@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from cryptotrack.simulators.common import serve_forever
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
+from cryptotrack.simulators.serving import serve_forever
 
 
 def bench_credentials(n: int) -> tuple[str, str, str]:

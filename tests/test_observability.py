@@ -237,6 +237,7 @@ CANARY_KUCOIN_REPLACED = {
     "api_secret": "canarysecret2-1f6b9d4c",
     "api_passphrase": "canarypass2-7c2e5b",
 }
+TRACE_ID = "trace-tracking-0001"
 CANARY_ALPHAVANTAGE_KEY = "canary-av-6c2f9e1b"
 CANARY_COINGECKO_KEY = "canary-cg-2d7a4f8c"
 # What a log line written by Python's logging looks like when it is not our JSON.
@@ -278,7 +279,12 @@ def test_json_logs_of_every_process_never_carry_a_secret(
                 == 401
             )
             # Position polls in the worker: a success, an upstream error (retried), a refusal.
-            assert http.post("/api/v1/tracking", json={}).status_code == 201
+            # The first poll is queued by this request: its worker lines carry the id.
+            started = http.post("/api/v1/tracking", json={}, headers={"X-Request-ID": TRACE_ID})
+            assert started.status_code == 201
+            assert started.headers["X-Request-ID"] == TRACE_ID
+            unsafe = anonymous.get("/healthz", headers={"X-Request-ID": "two words"})
+            assert re.fullmatch(r"[0-9a-f]{32}", unsafe.headers["X-Request-ID"])
             wait_until(
                 lambda: http.get("/api/v1/positions").json()["count"] == 1,
                 timeout=30,
@@ -366,3 +372,21 @@ def test_json_logs_of_every_process_never_carry_a_secret(
     assert any(r["level"] == "DEBUG" for r in worker)
     assert any("polled" in r["message"] for r in worker)
     assert any(r["logger"] == "celery.beat" for r in records["beat"])
+
+    # One request followed from web to worker, one beat tick from beat to worker.
+    assert any(
+        r["logger"] == "uvicorn.access"
+        and "/api/v1/tracking" in r["message"]
+        and r.get("request_id") == TRACE_ID
+        for r in web
+    )
+    traced_polls = [r for r in worker if "polled" in r["message"] and r.get("request_id")]
+    assert {r["request_id"] for r in traced_polls} == {TRACE_ID}
+    assert all(r.get("task_id") for r in traced_polls)
+    sent_by_beat = {r["task_id"] for r in records["beat"] if r.get("task_id")}
+    assert sent_by_beat & {r.get("task_id") for r in worker}
+    # No other request's access line inherits the id (a stale context would).
+    access = [r for r in web if r["logger"] == "uvicorn.access"]
+    assert [r["message"] for r in access if r.get("request_id") == TRACE_ID] == [
+        r["message"] for r in access if "POST /api/v1/tracking" in r["message"]
+    ]

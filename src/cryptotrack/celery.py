@@ -7,13 +7,27 @@ per-user schedule is data and survives restarts; quotes and alerts run on their 
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
+
+from cryptotrack.core import logging as log_context
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptotrack.settings")
 
 app = Celery("cryptotrack")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def _connect_log_context() -> None:
+    """Task and request ids in every log line of the worker and beat (see core/logging.py)."""
+    signals.before_task_publish.connect(log_context.carry_request_id, weak=False)
+    signals.task_prerun.connect(log_context.bind_task_ids, weak=False)
+    signals.task_postrun.connect(log_context.unbind_task_ids, weak=False)
+    signals.beat_init.connect(log_context.mark_beat, weak=False)
+    signals.after_task_publish.connect(log_context.log_sent_task, weak=False)
+
+
+_connect_log_context()
 
 
 @app.on_after_finalize.connect

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of the request carries its id, and every answer X-Request-ID.
+    "cryptotrack.core.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -336,7 +338,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+            "CONFIG": {
+                # channels_redis waits for a message with a blocking pop of up to 5 s
+                # (brpop_timeout); redis-py's default socket timeout is 5 s too, so a
+                # WebSocket idle that long had its read time out and its consumer died
+                # ("Timeout reading from Redis"). Reads may last the pop plus a margin.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+            },
         }
     }
 else:
@@ -368,16 +377,20 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "cryptotrack.core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "context_ids": {"()": "cryptotrack.core.logging.ContextIdsFilter"},
+        "redact": {"()": "cryptotrack.core.logging.RedactSecretsFilter"},
+    },
     "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # context_ids: " [request=<id> task=<id>]" when the line belongs to one, else "".
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context_ids)s: %(message)s"},
         "json": {"()": "cryptotrack.core.logging.JsonFormatter"},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["redact"],
+            "filters": ["context_ids", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

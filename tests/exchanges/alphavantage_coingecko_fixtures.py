@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from cryptotrack.simulators.common import BackgroundServer
+from cryptotrack.simulators.serving import BackgroundServer
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "upstream-samples"
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -276,3 +277,15 @@ async def test_http_429_from_a_proxy_is_rate_limited_with_its_retry_after() -> N
                 await client.get_exchange_rate("BTC", "USD")
 
     assert caught.value.retry_after == 30
+
+
+async def test_http_429_with_an_http_date_retry_after_is_read_as_seconds() -> None:
+    # RFC 9110 allows Retry-After as an HTTP-date; a proxy in front of Alpha Vantage may use it.
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True)
+    with replay_server([Canned(b"slow down", status=429, headers={"Retry-After": when})]) as s:
+        async with client_for(s.url + "/query") as client:
+            with pytest.raises(UpstreamRateLimited) as caught:
+                await client.get_exchange_rate("BTC", "USD")
+
+    assert caught.value.retry_after is not None
+    assert 100 <= caught.value.retry_after <= 120  # 20 s of margin for a loaded machine

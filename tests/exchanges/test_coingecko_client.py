@@ -365,3 +365,15 @@ async def test_html_gateway_error_is_unavailable() -> None:
 
     assert caught.value.status == 502
     assert len(server.requests) == 2
+
+
+async def test_a_far_future_retry_after_is_capped_to_a_day() -> None:
+    # Taken as is, it would park the caller for 30 000 years (or overflow a timedelta).
+    canned = Canned(sample_bytes("coingecko_rate_limit_429"), 429, {"retry-after": "1e12"})
+    with replay_server([canned]) as server:
+        async with client_for(server.url + "/api/v3") as client:
+            with pytest.raises(UpstreamRateLimited) as caught:
+                await client.simple_price(["bitcoin"], ["usd"])
+
+    assert caught.value.retry_after == 24 * 3600
+    assert len(server.requests) == 1

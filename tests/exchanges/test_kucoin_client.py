@@ -412,14 +412,18 @@ async def test_rate_limit_longer_than_max_delay_is_raised_with_retry_after(sim):
 
 
 async def test_latency_above_the_timeout_raises_timeout_after_bounded_attempts(sim):
-    sim.inject_fault("latency", latency=0.6, api_key=API_KEY)
+    # The answer would take 3 s; two attempts of 0.15 s (plus a backoff of at most 1 s)
+    # take about 0.4 s when idle. Finishing before the answer could come proves the
+    # timeouts ended the call; the rest of the 3 s is margin for a loaded machine.
+    latency = 3.0
+    sim.inject_fault("latency", latency=latency, api_key=API_KEY)
     async with make_client(sim, timeout=0.15, max_attempts=2) as client:
         started = time.monotonic()
         with pytest.raises(UpstreamTimeout):
             await client.futures_positions(CREDS)
         elapsed = time.monotonic() - started
     assert sim.request_count(api_key=API_KEY) == 2
-    assert elapsed < 0.6
+    assert elapsed < latency
 
 
 async def test_public_calls_time_out_too(sim):
@@ -471,14 +475,15 @@ async def test_a_refused_connection_is_unavailable():
 
 
 async def test_one_slow_user_does_not_delay_another(sim, client):
-    sim.inject_fault("latency", latency=0.5, api_key=API_KEY)
+    # Order, not durations: the other user's answer arrives while the slow user's request,
+    # already at KuCoin, is still held there (1.5 s: margin for a loaded machine).
+    sim.inject_fault("latency", latency=1.5, api_key=API_KEY)
 
-    async def timed(credentials):
-        started = time.monotonic()
-        await client.futures_positions(credentials)
-        return time.monotonic() - started
+    slow = asyncio.ensure_future(client.futures_positions(CREDS))
+    while sim.request_count(api_key=API_KEY, path=POSITIONS) == 0:
+        assert not slow.done(), slow.exception()
+        await asyncio.sleep(0.01)
+    assert await client.futures_positions(OTHER) == []
 
-    slow, fast = await asyncio.gather(timed(CREDS), timed(OTHER))
-
-    assert slow >= 0.5
-    assert fast < 0.25
+    assert not slow.done()
+    assert await slow == []

@@ -24,6 +24,14 @@ from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
 
 API_KEY = "quotes-test-key"
 
+# How long a stored quote may take to reach a WebSocket subscriber. Over Redis the push
+# takes milliseconds; in memory at most one table poll (quotes.live.POLL_SECONDS, 0.5 s).
+# A quote that is not pushed never arrives (nothing re-sends it to an open socket), so the
+# bound tells "pushed" from "lost"; 5 s (10 polls) is the margin for a 2-core machine
+# loaded by parallel suites, where a 1 s bound timed out. Duplicates are checked by order
+# (the next frame is the next quote), never by a silent wait.
+PUSH_TIMEOUT = 5.0
+
 
 class Frames:
     """Reads a WebSocket in a thread, keeping each frame with the time it arrived."""
@@ -140,21 +148,23 @@ def access_token() -> Callable[[Any], str]:
 # What a separate process runs to store a quote: the real forced-refresh service, against
 # the simulator, then prints the stored quote and the wall-clock time it was stored at.
 _STORE_IN_ANOTHER_PROCESS = """
-import json, time, django
+import json, sys, time, django
 django.setup()
 from cryptotrack.quotes import services
 from cryptotrack.quotes.pairs import Pair
 from cryptotrack.quotes.serializers import quote_payload
-result = services.force_refresh(pair=Pair("BTC", "USD"))
+result = services.force_refresh(pair=Pair(sys.argv[1], sys.argv[2]))
 print(json.dumps({"stored_at": time.time(), "quote": quote_payload(result.quote)}))
 """
 
 
-def store_quote_in_another_process(env: dict[str, str]) -> dict[str, Any]:
-    """Run a separate Python process that fetches and stores a BTC/USD quote; return what
-    it printed: ``{"stored_at": epoch seconds, "quote": payload}``."""
+def store_quote_in_another_process(
+    env: dict[str, str], pair: tuple[str, str] = ("BTC", "USD")
+) -> dict[str, Any]:
+    """Run a separate Python process that fetches and stores a quote of ``pair``; return
+    what it printed: ``{"stored_at": epoch seconds, "quote": payload}``."""
     done = subprocess.run(
-        [sys.executable, "-c", _STORE_IN_ANOTHER_PROCESS],
+        [sys.executable, "-c", _STORE_IN_ANOTHER_PROCESS, *pair],
         env=env,
         cwd=REPO,
         capture_output=True,

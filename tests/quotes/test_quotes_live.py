@@ -1,19 +1,22 @@
 """/ws/rates with a real WebSocket client against uvicorn: the latest quote at once, then a
-quote stored by ANOTHER process within a second — over Redis, and on the embedded default's
-in-memory channel layer (where the ASGI process watches the quotes table)."""
+quote stored by ANOTHER process, pushed (within PUSH_TIMEOUT) and once — over Redis, and on
+the embedded default's in-memory channel layer (where the ASGI process watches the quotes
+table)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-from tests.quotes.conftest import Frames, store_quote_in_another_process, ws_url
+from tests.quotes.conftest import PUSH_TIMEOUT, Frames, store_quote_in_another_process, ws_url
 from tests.support.processes import AsgiServer
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from cryptotrack.quotes.live import POLL_SECONDS
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
 
 pytestmark = pytest.mark.slow
@@ -41,6 +44,10 @@ def embedded_server(embedded_env: dict[str, str]) -> Iterator[AsgiServer]:
         yield server
 
 
+# Longer than channels_redis's blocking read (5 s): a socket this idle must still get pushes.
+IDLE_SECONDS = 6.0
+
+
 def _latest_then_one_from_another_process(
     server: AsgiServer, env: dict[str, str], make_quotes: Callable[..., list[Any]]
 ) -> None:
@@ -49,15 +56,19 @@ def _latest_then_one_from_another_process(
     initial = make_quotes(3)[-1]
     with connect(ws_url(server, "from_currency=BTC&to_currency=USD"), open_timeout=5) as ws:
         frames = Frames(ws)
-        _, first = frames.next(timeout=1)
+        _, first = frames.next(timeout=PUSH_TIMEOUT)
         assert first == quote_payload(initial)
+        time.sleep(IDLE_SECONDS)
 
         stored = store_quote_in_another_process(env)
 
-        arrived_at, frame = frames.next(timeout=1)
+        arrived_at, frame = frames.next(timeout=PUSH_TIMEOUT)
         assert frame == stored["quote"]
-        assert arrived_at - stored["stored_at"] < 1.0
-        frames.assert_silent(0.8)  # once, not once per delivery path
+        assert arrived_at - stored["stored_at"] < PUSH_TIMEOUT
+
+        # Once, not once per delivery path: the frame after it is the next quote stored.
+        later = store_quote_in_another_process(env)
+        assert frames.next(timeout=PUSH_TIMEOUT)[1] == later["quote"] != stored["quote"]
 
 
 def test_redis_layer_latest_at_once_then_a_quote_from_another_process(
@@ -87,19 +98,26 @@ def test_in_memory_layer_quote_forced_on_the_same_server_arrives_once(
     token = access_token(make_user())
     with connect(ws_url(embedded_server), open_timeout=5) as ws:
         frames = Frames(ws)
-        frames.assert_silent(0.3)  # no quote yet: nothing on connect
 
-        answer = httpx.post(
-            f"{embedded_server.url}/api/v1/quotes",
-            json={"from_currency": "ETH", "to_currency": "USD"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
+        def force(from_currency: str, to_currency: str) -> dict[str, Any]:
+            answer = httpx.post(
+                f"{embedded_server.url}/api/v1/quotes",
+                json={"from_currency": from_currency, "to_currency": to_currency},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=10,
+            )
+            assert answer.status_code == 201, answer.text
+            return dict(answer.json())
 
-        _, frame = frames.next(timeout=1)
-        assert frame == answer.json()
-        frames.assert_silent(1.0)  # the table watcher finds it too, and it is not sent twice
+        forced = force("ETH", "USD")
+
+        # No quote yet, so nothing on connect: the first frame is the forced one.
+        assert frames.next(timeout=PUSH_TIMEOUT)[1] == forced
+        # The table watcher finds it too, and it is not sent twice: the next frame is the
+        # next quote (forced after the watcher's next poll had every chance to resend).
+        time.sleep(2 * POLL_SECONDS)
+        later = force("BTC", "USD")
+        assert frames.next(timeout=PUSH_TIMEOUT)[1] == later
 
 
 def test_unfiltered_stream_sends_every_pair_and_the_newest_on_connect(
@@ -117,7 +135,7 @@ def test_unfiltered_stream_sends_every_pair_and_the_newest_on_connect(
         ) as eth_usd,
     ):
         all_frames, eth_frames = Frames(everything), Frames(eth_usd)
-        _, first = all_frames.next(timeout=1)
+        _, first = all_frames.next(timeout=PUSH_TIMEOUT)
         assert (first["from_currency"], first["to_currency"], first["rate"]) == (
             "ETH",
             "EUR",
@@ -126,8 +144,12 @@ def test_unfiltered_stream_sends_every_pair_and_the_newest_on_connect(
 
         stored = store_quote_in_another_process(quotes_env)  # BTC/USD
 
-        assert all_frames.next(timeout=1)[1] == stored["quote"]
-        eth_frames.assert_silent(0.5)  # ETH/USD subscribers do not get BTC/USD
+        assert all_frames.next(timeout=PUSH_TIMEOUT)[1] == stored["quote"]
+
+        # ETH/USD subscribers do not get BTC/USD: their next frame is the next ETH/USD one.
+        eth = store_quote_in_another_process(quotes_env, pair=("ETH", "USD"))
+        assert eth_frames.next(timeout=PUSH_TIMEOUT)[1] == eth["quote"]
+        assert all_frames.next(timeout=PUSH_TIMEOUT)[1] == eth["quote"]
 
 
 @pytest.mark.parametrize("query", ["from_currency=btc&to_currency=USD", "from_currency=BTC"])

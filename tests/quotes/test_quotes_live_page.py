@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from tests.quotes.conftest import PUSH_TIMEOUT
 from tests.support.processes import REPO, AsgiServer
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
@@ -99,13 +100,14 @@ def test_live_page_shows_the_rate_and_a_new_one_when_it_arrives(
         page.goto(f"{server.url}/rates/live")
         expect(page.locator("#status")).to_have_text("live", timeout=5000)
         newest_stored = f"{history[-1].rate:,.4f}".rstrip("0").rstrip(".")
-        expect(page.locator("#rate")).to_have_text(newest_stored, timeout=1000)
+        # The newest quote is sent on connect, before any other frame (PUSH_TIMEOUT: margin).
+        expect(page.locator("#rate")).to_have_text(newest_stored, timeout=PUSH_TIMEOUT * 1000)
         expect(page.locator("#chart-count")).to_have_text("40 quotes")
 
         # Another process than the server (this test) fetches and stores a quote.
         newest = off_the_browser_loop(lambda: force_refresh(pair=Pair("BTC", "USD")).quote)
 
-        expect(page.locator("#rate")).to_have_text("65,432.1234", timeout=2000)
+        expect(page.locator("#rate")).to_have_text("65,432.1234", timeout=PUSH_TIMEOUT * 1000)
         expect(page.locator("#bid")).to_have_text("65,430.5")
         expect(page.locator("#ask")).to_have_text("65,433.75")
         expect(page.locator("#chart-count")).to_have_text("41 quotes")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cryptotrack.simulators.common import ControlClient, ControlClientError
+from cryptotrack.simulators.control import ControlClient, ControlClientError
 from cryptotrack.simulators.kucoin import KucoinSimulator
 from tests.exchanges.kucoin_fixtures import (
     API_KEY,

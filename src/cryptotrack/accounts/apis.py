@@ -200,7 +200,7 @@ class TokenObtainApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pair = tokens.obtain_tokens(
-            request=request._request,
+            request=request,
             username=serializer.validated_data.get("username"),
             email=serializer.validated_data.get("email"),
             password=serializer.validated_data["password"],

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib.auth.models import update_last_login
 from django.http import HttpRequest
 from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -30,15 +32,23 @@ def _pair(refresh: RefreshToken) -> TokenPair:
 
 def obtain_tokens(
     *,
-    request: HttpRequest,
+    request: HttpRequest | Request,
     password: str,
     ip_address: str,
     username: str | None = None,
     email: str | None = None,
 ) -> TokenPair:
-    """Check the password of the username or email (with lockout); issue a token pair."""
+    """Check the password of the username or email (with lockout); issue a token pair.
+
+    ``request`` goes to the auth backends and the ``user_login_failed`` signal; DRF's
+    Request serves every HttpRequest attribute (as SimpleJWT's own serializer relies on).
+    """
     user = authenticate_with_lockout(
-        request=request, username=username, email=email, password=password, ip_address=ip_address
+        request=cast(HttpRequest, request),
+        username=username,
+        email=email,
+        password=password,
+        ip_address=ip_address,
     )
     if user is None:
         raise AuthenticationFailed(BAD_CREDENTIALS, code="bad_credentials")

@@ -21,7 +21,6 @@ the same ``Message-ID``, so mail clients that deduplicate show it once.
 from __future__ import annotations
 
 import logging
-import random
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,13 +35,15 @@ from django.utils import timezone
 
 from cryptotrack.alerts.models import Alert, AlertNotification
 from cryptotrack.core import metrics
+from cryptotrack.exchanges.retry import backoff_delay
 
 logger = logging.getLogger(__name__)
 
 # Emails per task: one task carries many, each still its own message and its own claim.
 DELIVERY_BATCH_SIZE = 50
-# Attempts per row before it is given up: with the backoff below, about an hour of outage.
-MAX_ATTEMPTS = 20
+# Attempts per row before it is given up: with the backoff below (full jitter: half its
+# ceiling on average, 1, 2, 4 ... s then 300 s), about an hour of outage on average.
+MAX_ATTEMPTS = 30
 RETRY_BASE_SECONDS = 1.0
 RETRY_MAX_SECONDS = 300.0
 # Rows re-queued per monitor run by the sweep.
@@ -78,9 +79,9 @@ def lease_seconds() -> float:
 
 
 def retry_delay(attempts: int) -> float:
-    """Backoff after the ``attempts``-th failed try: 1, 2, 4, ... s up to 5 min, jittered."""
-    ceiling = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1))
-    return ceiling * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
+    """Backoff after the ``attempts``-th failed try: full jitter below 1, 2, 4, ... s, up to
+    5 min (the project's one backoff formula, shared with the upstream clients)."""
+    return backoff_delay(attempts, base_delay=RETRY_BASE_SECONDS, max_delay=RETRY_MAX_SECONDS)
 
 
 def deliver_notifications(notification_ids: Sequence[int]) -> DeliveryOutcome:

@@ -1,11 +1,33 @@
-"""Log formatting and the redaction filter that keeps secrets out of every log line."""
+"""Log formatting, the redaction filter that keeps secrets out of every log line, and the
+request and task ids that let one request or one poll be followed across processes.
+
+* The **request id** is bound by :class:`RequestIdAsgiMiddleware` (around the whole ASGI
+  app, so uvicorn's access line has it too) and :class:`RequestIdMiddleware` (Django's,
+  for every other way in; it echoes the id in the ``X-Request-ID`` response header). An
+  incoming ``X-Request-ID`` is kept only when it is a short safe token
+  (:func:`accepted_request_id`), else a new one is made: a client cannot inject text or
+  flood a log line through it.
+* The **task id** is bound in the worker while a Celery task runs (``task_prerun`` /
+  ``task_postrun``); a task published while a request id is bound carries it in its
+  headers, so the worker's lines of a poll started by ``POST /api/v1/tracking`` have that
+  request's id. Beat logs the id of each task it sends.
+* :class:`ContextIdsFilter` puts both on each record: ``request_id`` / ``task_id`` keys
+  in the JSON lines, `` [request=… task=…]`` after the logger name in the text ones.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import re
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponseBase
 
 # Values of these keys never reach a log line, whatever shape the message takes
 # ("api_secret=..", '"passphrase": ".."', "Authorization: Bearer ..").
@@ -63,9 +85,174 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for key in ("request_id", "task_id"):
+            if value := getattr(record, key, None):
+                payload[key] = value
         if record.exc_info or record.exc_text:
             text = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
             payload["exception"] = redact(text)
         if record.stack_info:
             payload["stack"] = redact(record.stack_info)
         return json.dumps(payload)
+
+
+# -- request and task ids ------------------------------------------------------------------
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# A token a proxy or client may choose: letters, digits and ._:- (UUIDs, ULIDs, AWS/GCP
+# trace ids), at most 64 characters. Anything else is replaced, never logged.
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+request_id_var: ContextVar[str | None] = ContextVar("cryptotrack_request_id", default=None)
+task_id_var: ContextVar[str | None] = ContextVar("cryptotrack_task_id", default=None)
+_SCOPE_KEY = "cryptotrack.request_id"
+
+
+def accepted_request_id(incoming: str | None) -> str:
+    """``incoming`` when it is a short safe token, else a new random id (32 hex digits)."""
+    if incoming and _SAFE_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+class ContextIdsFilter(logging.Filter):
+    """Adds ``request_id``, ``task_id`` and ``context_ids`` (their text form) to each record.
+
+    Ids passed explicitly (``extra={"task_id": ...}``) win over the bound ones.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        task_id = getattr(record, "task_id", None) or task_id_var.get()
+        record.request_id, record.task_id = request_id, task_id
+        parts = [f"request={request_id}"] if request_id else []
+        parts += [f"task={task_id}"] if task_id else []
+        record.context_ids = f" [{' '.join(parts)}]" if parts else ""
+        return True
+
+
+class RequestIdMiddleware:
+    """Django middleware: binds the request's id for its log lines (the one the ASGI
+    middleware chose, else from ``X-Request-ID`` or new) and answers it in ``X-Request-ID``.
+
+    Put it first. The id stays bound until ``request_finished`` (:func:`unbind_request_id`):
+    Django logs a 4xx/5xx answer (``django.request``) after the middleware has returned.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        request_id = _bind_request_id(request)
+        response: HttpResponseBase = self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
+        request_id = _bind_request_id(request)
+        response: HttpResponseBase = await self.get_response(request)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+
+def _bind_request_id(request: HttpRequest) -> str:
+    scope = getattr(request, "scope", None) or {}
+    request_id = scope.get(_SCOPE_KEY) or accepted_request_id(
+        request.headers.get(REQUEST_ID_HEADER)
+    )
+    request_id_var.set(request_id)
+    return str(request_id)
+
+
+def unbind_request_id(**_: Any) -> None:
+    """``request_finished``: the thread's next lines belong to no request."""
+    request_id_var.set(None)
+
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+class RequestIdAsgiMiddleware:
+    """ASGI middleware around the whole app: binds the request id of each HTTP request and
+    WebSocket connection before anything logs (uvicorn's access line is written inside the
+    app's ``send``, so it carries the id too)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        incoming = next(
+            (v for k, v in scope.get("headers", ()) if k.lower() == b"x-request-id"), b""
+        )
+        request_id = accepted_request_id(incoming.decode("latin-1"))
+        token = request_id_var.set(request_id)
+        try:
+            # Django's middleware answers this id rather than choosing one of its own.
+            await self.app({**scope, _SCOPE_KEY: request_id}, receive, send)
+        finally:
+            request_id_var.reset(token)
+
+
+# Celery signal receivers, connected in cryptotrack/celery.py.
+
+_task_tokens: dict[str, tuple[Any, Any]] = {}
+_beat_logger = logging.getLogger("cryptotrack.beat")
+_in_beat = False
+
+
+def carry_request_id(headers: MutableMapping[str, Any] | None = None, **_: Any) -> None:
+    """``before_task_publish``: a task published during a request carries its id."""
+    request_id = request_id_var.get()
+    if request_id and headers is not None:
+        headers.setdefault("request_id", request_id)
+
+
+def bind_task_ids(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+    """``task_prerun``: the running task's id, and the request id it was published with."""
+    if task_id is None:
+        return
+    # An eager task (run inside the request that called it) keeps that request's id.
+    carried = task.request.get("request_id") if task is not None else None
+    request_id = carried or request_id_var.get()
+    _task_tokens[task_id] = (task_id_var.set(task_id), request_id_var.set(request_id))
+
+
+def unbind_task_ids(task_id: str | None = None, **_: Any) -> None:
+    """``task_postrun``: back to no ids once the task is over."""
+    tokens = _task_tokens.pop(task_id or "", None)
+    if tokens is None:
+        return
+    task_token, request_token = tokens
+    try:
+        request_id_var.reset(request_token)
+        task_id_var.reset(task_token)
+    except ValueError:  # postrun in another context than prerun: unbind all the same
+        request_id_var.set(None)
+        task_id_var.set(None)
+
+
+def mark_beat(**_: Any) -> None:
+    """``beat_init``: this process is beat; from now on it logs the id of each task it sends."""
+    global _in_beat
+    _in_beat = True
+
+
+def log_sent_task(
+    sender: str | None = None, headers: MutableMapping[str, Any] | None = None, **_: Any
+) -> None:
+    """``after_task_publish``: in beat, one line per sent task, with that task's id."""
+    if _in_beat and headers and headers.get("id"):
+        _beat_logger.info("sent %s", sender, extra={"task_id": headers["id"]})

@@ -14,25 +14,41 @@ labels with a small fixed set of values (never a user id or a symbol).
 from __future__ import annotations
 
 import hmac
+import os
+import sys
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import (
+
+# prometheus_client chooses per-process or multiprocess values once, when it is first
+# imported, from the PROMETHEUS_MULTIPROC_DIR environment variable: its documented switch
+# (https://prometheus.github.io/client_python/multiprocess/). Give it the directory of the
+# settings before that import; if something imported it earlier without the variable, our
+# counters would silently stay inside each process, so say so instead.
+if settings.PROMETHEUS_MULTIPROC_DIR:
+    if (
+        "prometheus_client" in sys.modules
+        and os.environ.get("PROMETHEUS_MULTIPROC_DIR") != settings.PROMETHEUS_MULTIPROC_DIR
+    ):
+        raise ImproperlyConfigured(
+            "prometheus_client was imported before cryptotrack.core.metrics without "
+            "PROMETHEUS_MULTIPROC_DIR set to settings.PROMETHEUS_MULTIPROC_DIR; set the "
+            "variable in the environment of the process or import this module first."
+        )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.PROMETHEUS_MULTIPROC_DIR
+    os.makedirs(settings.PROMETHEUS_MULTIPROC_DIR, exist_ok=True)  # its files are opened here
+
+from prometheus_client import (  # after the environment is set, see above
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
-    values,
 )
 
 from cryptotrack.core.errors import json_error
-
-# prometheus_client picks per-process or multiprocess values when it is first imported;
-# pick again once settings (read here) have exported PROMETHEUS_MULTIPROC_DIR.
-if settings.PROMETHEUS_MULTIPROC_DIR:
-    values.ValueClass = values.get_value_class()
 
 # -- position tracking ----------------------------------------------------------------
 POLLS = Counter(

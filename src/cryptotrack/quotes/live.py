@@ -25,6 +25,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
 
+from cryptotrack.exchanges.retry import backoff_delay
 from cryptotrack.quotes import selectors
 from cryptotrack.quotes.models import Quote
 from cryptotrack.quotes.serializers import quote_payload
@@ -97,7 +98,15 @@ class QuoteWatcher:
     async def _run(self) -> None:
         failures = 0
         while True:
-            await asyncio.sleep(self.poll_seconds * min(2**failures, 20))
+            # After failures, back off (2, 4, 8 ... up to 20 polls' time, jittered).
+            delay = (
+                backoff_delay(
+                    failures, base_delay=2 * self.poll_seconds, max_delay=20 * self.poll_seconds
+                )
+                if failures
+                else self.poll_seconds
+            )
+            await asyncio.sleep(delay)
             try:
                 await self.poll_once()
                 failures = 0

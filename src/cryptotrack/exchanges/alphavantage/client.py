@@ -6,7 +6,6 @@ kept out of every message this module produces and masked in httpx's own request
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import httpx
@@ -27,7 +26,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamUnavailable,
 )
 from cryptotrack.exchanges.http import PooledClient
-from cryptotrack.exchanges.retry import backoff_delay
+from cryptotrack.exchanges.retry import call_with_retries, retry_after_from_headers
 
 DEFAULT_URL = "https://www.alphavantage.co/query"
 FUNCTION = "CURRENCY_EXCHANGE_RATE"
@@ -102,32 +101,34 @@ class AlphaVantageClient(PooledClient):
         to_code = _currency_code(to_currency)
         if not self._api_key:
             raise UpstreamInvalidCredentials("no Alpha Vantage api key configured", code="no_key")
-        attempt = 1
-        while True:
-            try:
-                rate = await self._fetch_once(from_code, to_code)
-            except (UpstreamTimeout, UpstreamUnavailable) as exc:
-                if attempt >= self.max_attempts:
-                    raise
-                logger.warning(
-                    "Alpha Vantage %s/%s attempt %d of %d failed (%s), retrying",
-                    from_code,
-                    to_code,
-                    attempt,
-                    self.max_attempts,
-                    exc.kind,
-                )
-                await asyncio.sleep(
-                    backoff_delay(attempt, base_delay=self.base_delay, max_delay=self.max_delay)
-                )
-                attempt += 1
-                continue
-            if (rate.from_currency.upper(), rate.to_currency.upper()) != (from_code, to_code):
-                raise UpstreamBadResponse(
-                    f"Alpha Vantage answered {rate.from_currency}/{rate.to_currency} "
-                    f"for {from_code}/{to_code}"
-                )
-            return rate
+
+        async def once() -> ExchangeRate:
+            return await self._fetch_once(from_code, to_code)
+
+        async def log_retry(exc: UpstreamError, attempt: int) -> None:
+            logger.warning(
+                "Alpha Vantage %s/%s attempt %d of %d failed (%s), retrying",
+                from_code,
+                to_code,
+                attempt,
+                self.max_attempts,
+                exc.kind,
+            )
+
+        rate = await call_with_retries(
+            once,
+            max_attempts=self.max_attempts,
+            base_delay=self.base_delay,
+            max_delay=self.max_delay,
+            retry_on=(UpstreamTimeout, UpstreamUnavailable),
+            on_retry=log_retry,
+        )
+        if (rate.from_currency.upper(), rate.to_currency.upper()) != (from_code, to_code):
+            raise UpstreamBadResponse(
+                f"Alpha Vantage answered {rate.from_currency}/{rate.to_currency} "
+                f"for {from_code}/{to_code}"
+            )
+        return rate
 
     async def _fetch_once(self, from_code: str, to_code: str) -> ExchangeRate:
         params = {
@@ -156,7 +157,7 @@ def _raise_for_status(response: httpx.Response, api_key: str) -> None:
     if status == httpx.codes.TOO_MANY_REQUESTS:
         error = UpstreamRateLimited(
             f"Alpha Vantage answered 429: {snippet}",
-            retry_after=_retry_after(response),
+            retry_after=retry_after_from_headers(response.headers),
             status=status,
         )
     elif status >= 500:
@@ -170,13 +171,6 @@ def _raise_for_status(response: httpx.Response, api_key: str) -> None:
     else:
         error = UpstreamBadResponse(f"Alpha Vantage answered unexpected {status}", status=status)
     raise error
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers.get("retry-after", "")))
-    except ValueError:
-        return None
 
 
 def _currency_code(code: str) -> str:

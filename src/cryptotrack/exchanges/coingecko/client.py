@@ -11,9 +11,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import httpx
@@ -29,7 +27,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamUnavailable,
 )
 from cryptotrack.exchanges.http import PooledClient
-from cryptotrack.exchanges.retry import call_with_retries
+from cryptotrack.exchanges.retry import call_with_retries, retry_after_from_headers
 
 DEFAULT_BASE_URL = "https://api.coingecko.com/api/v3"
 DEMO_KEY_HEADER = "x-cg-demo-api-key"
@@ -180,7 +178,7 @@ class CoinGeckoClient(PooledClient):
             max_attempts=self.max_attempts,
             base_delay=self.base_delay,
             max_delay=self.max_delay,
-            on_retry=lambda exc: _log_retry(path, exc),
+            on_retry=lambda exc, _attempt: _log_retry(path, exc),
         )
 
     async def _get_json_once(self, path: str, params: Mapping[str, str]) -> object:
@@ -258,7 +256,10 @@ def _error_for(path: str, response: httpx.Response) -> UpstreamError:
     code_text = str(code) if code is not None else None
     if status == httpx.codes.TOO_MANY_REQUESTS:
         return UpstreamRateLimited(
-            text, retry_after=_retry_after(response), status=status, code=code_text
+            text,
+            retry_after=retry_after_from_headers(response.headers),
+            status=status,
+            code=code_text,
         )
     if status >= 500:
         return UpstreamUnavailable(text, status=status, code=code_text)
@@ -286,20 +287,3 @@ def _error_detail(response: httpx.Response) -> tuple[int | None, str]:
     code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
     message = status.get("error_message") or body.get("error") or ""
     return code, str(message)[:300]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after")
-    if raw is None:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -127,10 +127,8 @@ class KucoinClient:
                 connector=connector,
                 timeout=self._timeout,
                 headers={"User-Agent": "cryptotrack-kucoin/1"},
+                middlewares=(_no_immediate_resend,),
             )
-            # aiohttp resends an idempotent request once, at once, when the server drops
-            # the connection; max_attempts (with backoff) is the only retry policy here.
-            self._session._retry_connection = False
             self._proxies = {base: _env_proxy(url) for base, url in self._bases.items()}
         return self._session
 
@@ -265,7 +263,7 @@ class KucoinClient:
                 await self._resync_after_rejection(base, generation, where)
                 return await self._send(base, path, params, credentials)
 
-        async def on_retry(exc: UpstreamError) -> None:
+        async def on_retry(exc: UpstreamError, _attempt: int) -> None:
             logger.info("Retrying KuCoin %s after %s (%s)", where, exc.kind, exc.code or "-")
 
         return await call_with_retries(
@@ -344,6 +342,25 @@ class KucoinClient:
                 f"KuCoin {where} failed: {type(exc).__name__}: {exc}"
             ) from None
         return unwrap_response(status, response_headers, body, where)
+
+
+class ConnectionDropped(aiohttp.ClientConnectionError):
+    """The server closed or reset the connection before answering."""
+
+
+async def _no_immediate_resend(
+    request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+) -> aiohttp.ClientResponse:
+    # aiohttp resends an idempotent request once, at once, when the connection drops
+    # (ServerDisconnectedError, ClientOSError), and has no public switch for it (aiohttp
+    # issue #10790). Raised as another ClientConnectionError, the drop reaches us after
+    # one try: max_attempts, with backoff, stays the only retry policy here.
+    try:
+        return await handler(request)
+    except aiohttp.ClientConnectorError:
+        raise  # could not connect at all: aiohttp does not resend those anyway
+    except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+        raise ConnectionDropped(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _consume_exception(future: asyncio.Future[int]) -> None:

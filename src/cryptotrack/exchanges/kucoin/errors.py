@@ -19,6 +19,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamRequestRejected,
     UpstreamUnavailable,
 )
+from cryptotrack.exchanges.retry import retry_after_from_headers
 
 SUCCESS_CODE = "200000"
 
@@ -64,8 +65,9 @@ def error_from_response(
 
     ``where`` is ``"GET /api/v1/positions"`` (never the host, headers or credentials).
     A 429 or code 429000 becomes :class:`UpstreamRateLimited` whose ``retry_after`` comes
-    from ``gw-ratelimit-reset`` (milliseconds); any 5xx without a known code becomes
-    :class:`UpstreamUnavailable`; any other unknown code :class:`UpstreamRequestRejected`.
+    from ``gw-ratelimit-reset`` (milliseconds; a proxy's ``Retry-After`` wins); any 5xx
+    without a known code becomes :class:`UpstreamUnavailable`; any other unknown code
+    :class:`UpstreamRequestRejected`.
     """
     text = (message or "").strip()[:_MAX_MESSAGE] or "no message"
     label = f"KuCoin {code}: {text}" if code else f"KuCoin HTTP {status}: {text}"
@@ -73,7 +75,10 @@ def error_from_response(
 
     if status == 429 or code == "429000":
         return UpstreamRateLimited(
-            full, retry_after=_reset_seconds(headers), status=status, code=code or "429000"
+            full,
+            retry_after=retry_after_from_headers(headers),
+            status=status,
+            code=code or "429000",
         )
     error_class = CODE_ERRORS.get(code or "")
     if error_class is None:
@@ -88,14 +93,3 @@ def error_from_response(
         else:
             error_class = UpstreamRequestRejected
     return error_class(full, status=status, code=code)
-
-
-def _reset_seconds(headers: Mapping[str, str]) -> float | None:
-    raw = headers.get("gw-ratelimit-reset")
-    if raw is None:
-        return None
-    try:
-        millis = float(raw)
-    except ValueError:
-        return None
-    return max(millis, 0.0) / 1000.0

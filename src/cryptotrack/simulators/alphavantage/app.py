@@ -14,13 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from cryptotrack.simulators.alphavantage.state import AlphaVantageState, Quote
-from cryptotrack.simulators.common import (
-    CONTROL_PREFIX,
-    FaultInjector,
-    RequestCounter,
-    add_fault_routes,
-    json_handler,
-)
+from cryptotrack.simulators.control import CONTROL_PREFIX, json_handler
+from cryptotrack.simulators.counting import RequestCounter
+from cryptotrack.simulators.faults import FaultInjector, add_fault_routes
 
 QUERY_PATH = "/query"
 SUPPORTED_FUNCTION = "CURRENCY_EXCHANGE_RATE"
@@ -127,7 +123,7 @@ def build_app(
     ``DELETE /_sim/quota`` (zero usage), ``POST /_sim/options`` (``{"include_bid_ask",
     "minute_limit_style": "information" | "note"}``), ``POST /_sim/reset`` (pins, usage,
     counters, faults and options back to the start; keys and quota sizes stay), and the fault
-    routes of :func:`~cryptotrack.simulators.common.add_fault_routes`.
+    routes of :func:`~cryptotrack.simulators.faults.add_fault_routes`.
     """
     injector = injector or FaultInjector(malformed_body=MALFORMED_BODY)
     counter = counter or RequestCounter()

@@ -8,15 +8,10 @@ from typing import Any
 
 from cryptotrack.simulators.alphavantage.app import MALFORMED_BODY, QUERY_PATH, build_app, stats
 from cryptotrack.simulators.alphavantage.state import AlphaVantageState, Quote
-from cryptotrack.simulators.common import (
-    BackgroundServer,
-    ControlClient,
-    Fault,
-    FaultInjector,
-    FaultKind,
-    RequestCounter,
-    ServedSimulator,
-)
+from cryptotrack.simulators.control import ControlClient
+from cryptotrack.simulators.counting import RequestCounter
+from cryptotrack.simulators.faults import Fault, FaultInjector, FaultKind
+from cryptotrack.simulators.serving import BackgroundServer, ServedSimulator
 
 
 class AlphaVantageSimulator(ServedSimulator):

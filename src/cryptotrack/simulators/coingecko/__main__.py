@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from cryptotrack.simulators.coingecko.app import MALFORMED_BODY, build_app
 from cryptotrack.simulators.coingecko.state import CoinGeckoState
-from cryptotrack.simulators.common import FaultInjector, serve_forever
+from cryptotrack.simulators.faults import FaultInjector
+from cryptotrack.simulators.serving import serve_forever
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -14,13 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from cryptotrack.simulators.coingecko.state import CoinGeckoState
-from cryptotrack.simulators.common import (
-    CONTROL_PREFIX,
-    FaultInjector,
-    RequestCounter,
-    add_fault_routes,
-    json_handler,
-)
+from cryptotrack.simulators.control import CONTROL_PREFIX, json_handler
+from cryptotrack.simulators.counting import RequestCounter
+from cryptotrack.simulators.faults import FaultInjector, add_fault_routes
 
 API_PREFIX = "/api/v3"
 SIMPLE_PRICE = f"{API_PREFIX}/simple/price"
@@ -174,7 +170,7 @@ def build_app(
     /_sim/rate-limit`` (``{"per_minute": n | null}``), ``DELETE /_sim/rate-limit`` (zero
     usage), ``POST /_sim/reset`` (default table, no usage, counters or faults; keys and the
     limit's size stay), and the fault routes of
-    :func:`~cryptotrack.simulators.common.add_fault_routes` (fault paths are full paths,
+    :func:`~cryptotrack.simulators.faults.add_fault_routes` (fault paths are full paths,
     e.g. ``/api/v3/simple/price``; a fault's ``scope`` is an api key).
     """
     injector = injector or FaultInjector(malformed_body=MALFORMED_BODY)

@@ -39,7 +39,9 @@ the ``/_sim/`` control API (JSON)::
 """
 
 from cryptotrack.simulators.kucoin.app import ENDPOINTS, KucoinSimApp
+from cryptotrack.simulators.kucoin.contracts import CONTRACTS
+from cryptotrack.simulators.kucoin.keys import SimKey
 from cryptotrack.simulators.kucoin.simulator import KucoinSimulator
-from cryptotrack.simulators.kucoin.state import CONTRACTS, SimKey, SimulatorState
+from cryptotrack.simulators.kucoin.state import SimulatorState
 
 __all__ = ["CONTRACTS", "ENDPOINTS", "KucoinSimApp", "KucoinSimulator", "SimKey", "SimulatorState"]

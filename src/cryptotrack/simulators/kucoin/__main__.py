@@ -6,8 +6,8 @@ import argparse
 import logging
 import sys
 
-from cryptotrack.simulators.common import serve_forever
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
+from cryptotrack.simulators.serving import serve_forever
 
 
 def _key(value: str) -> tuple[str, str, str]:

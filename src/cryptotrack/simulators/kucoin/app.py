@@ -34,21 +34,12 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from cryptotrack.simulators.common import (
-    CONTROL_PREFIX,
-    FaultInjector,
-    RequestCounter,
-    add_fault_routes,
-    json_handler,
-)
+from cryptotrack.simulators.control import CONTROL_PREFIX, json_handler, parse_decimal, require
+from cryptotrack.simulators.counting import RequestCounter
+from cryptotrack.simulators.faults import FaultInjector, add_fault_routes
+from cryptotrack.simulators.kucoin.keys import SimKey, sign_b64
 from cryptotrack.simulators.kucoin.ratelimit import RateLimiter
-from cryptotrack.simulators.kucoin.state import (
-    SimKey,
-    SimulatorState,
-    parse_decimal,
-    require,
-    sign_b64,
-)
+from cryptotrack.simulators.kucoin.state import SimulatorState
 
 MISSING_HEADERS_MSG = (
     "Please check the header of your request for KC-API-KEY, KC-API-SIGN, "

@@ -6,9 +6,11 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from cryptotrack.simulators.common import BackgroundServer, Fault, FaultKind, ServedSimulator
+from cryptotrack.simulators.faults import Fault, FaultKind
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
-from cryptotrack.simulators.kucoin.state import SimKey, SimulatorState
+from cryptotrack.simulators.kucoin.keys import SimKey
+from cryptotrack.simulators.kucoin.state import SimulatorState
+from cryptotrack.simulators.serving import BackgroundServer, ServedSimulator
 
 Number = Decimal | int | float | str
 

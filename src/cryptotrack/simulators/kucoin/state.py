@@ -5,250 +5,38 @@ leverage, margin mode) and every derived field KuCoin reports (costs, mark value
 margins, bankruptcy and liquidation prices) is computed from the symbol's current mark
 price when a request asks, so the numbers are always consistent with each other.
 Mutations take a lock because the control API (another thread in tests) and the server
-loop touch the same state.
+loop touch the same state. KuCoin's catalogue (contracts, answer fields, fees) is in
+:mod:`.contracts`, the records of a key in :mod:`.keys`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import itertools
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
-# Field sets of KuCoin's own examples (../shared/upstream-samples/kucoin_futures_*.json):
-# isolated positions carry margin details that cross positions do not, the list adds
-# isInverse, the single-symbol answer adds riskLimitLevel.
-CROSS_LIST_FIELDS = [
-    "id",
-    "symbol",
-    "crossMode",
-    "delevPercentage",
-    "openingTimestamp",
-    "currentTimestamp",
-    "currentQty",
-    "currentCost",
-    "currentComm",
-    "unrealisedCost",
-    "realisedGrossCost",
-    "realisedCost",
-    "isOpen",
-    "markPrice",
-    "markValue",
-    "posCost",
-    "posInit",
-    "posMargin",
-    "realisedGrossPnl",
-    "realisedPnl",
-    "unrealisedPnl",
-    "unrealisedPnlPcnt",
-    "unrealisedRoePcnt",
-    "avgEntryPrice",
-    "liquidationPrice",
-    "bankruptPrice",
-    "settleCurrency",
-    "isInverse",
-    "marginMode",
-    "positionSide",
-    "leverage",
-]
-ISOLATED_LIST_FIELDS = [
-    "id",
-    "symbol",
-    "autoDeposit",
-    "crossMode",
-    "maintMarginReq",
-    "riskLimit",
-    "realLeverage",
-    "delevPercentage",
-    "openingTimestamp",
-    "currentTimestamp",
-    "currentQty",
-    "currentCost",
-    "currentComm",
-    "unrealisedCost",
-    "realisedGrossCost",
-    "realisedCost",
-    "isOpen",
-    "markPrice",
-    "markValue",
-    "posCost",
-    "posCross",
-    "posCrossMargin",
-    "posInit",
-    "posComm",
-    "posCommCommon",
-    "posLoss",
-    "posMargin",
-    "posFunding",
-    "posMaint",
-    "maintMargin",
-    "realisedGrossPnl",
-    "realisedPnl",
-    "unrealisedPnl",
-    "unrealisedPnlPcnt",
-    "unrealisedRoePcnt",
-    "avgEntryPrice",
-    "liquidationPrice",
-    "bankruptPrice",
-    "settleCurrency",
-    "isInverse",
-    "maintainMargin",
-    "marginMode",
-    "positionSide",
-    "leverage",
-]
-
-
-def _single_fields(list_fields: list[str]) -> list[str]:
-    fields = [f for f in list_fields if f != "isInverse"]
-    anchor = fields.index("marginMode")
-    return [*fields[:anchor], "riskLimitLevel", *fields[anchor:]]
-
-
-ISOLATED_SINGLE_FIELDS = _single_fields(ISOLATED_LIST_FIELDS)
-CROSS_SINGLE_FIELDS = _single_fields(CROSS_LIST_FIELDS)
-
-# Permissions KuCoin's spec lists for the endpoints we serve.
-ALL_PERMISSIONS = (
-    "General",
-    "Spot",
-    "Margin",
-    "Futures",
-    "Earn",
-    "InnerTransfer",
-    "Transfer",
-    "FlexTransfers",
-    "LeadtradeFutures",
+from cryptotrack.simulators.kucoin.contracts import (
+    ALL_PERMISSIONS,
+    CROSS_LIST_FIELDS,
+    CROSS_SINGLE_FIELDS,
+    FEE_RESERVE,
+    ISOLATED_LIST_FIELDS,
+    ISOLATED_SINGLE_FIELDS,
+    LEVERAGE_PLACES,
+    MAINT_MARGIN_REQ,
+    PCNT_PLACES,
+    TAKER_FEE,
+    Contract,
+    contract_for,
+    on_tick,
+    plain,
+    rounded,
 )
-
-TAKER_FEE = Decimal("0.0006")
-FEE_RESERVE = Decimal("0.0008")  # what KuCoin holds back in posComm for closing fees
-MAINT_MARGIN_REQ = Decimal("0.005")
-VALUE_PLACES = Decimal("1E-10")
-PCNT_PLACES = Decimal("0.0001")
-LEVERAGE_PLACES = Decimal("0.01")
-
-
-@dataclass(frozen=True)
-class Contract:
-    """What the simulator knows of a futures contract (from KuCoin's contracts list)."""
-
-    symbol: str
-    multiplier: Decimal  # base units per contract (linear) or USD per contract (inverse)
-    settle_currency: str
-    is_inverse: bool
-    tick_size: Decimal
-    default_price: Decimal
-
-
-CONTRACTS: dict[str, Contract] = {
-    c.symbol: c
-    for c in (
-        Contract("XBTUSDTM", Decimal("0.001"), "USDT", False, Decimal("0.1"), Decimal("67000")),
-        Contract("ETHUSDTM", Decimal("0.01"), "USDT", False, Decimal("0.01"), Decimal("2450")),
-        Contract("SOLUSDTM", Decimal("0.1"), "USDT", False, Decimal("0.001"), Decimal("150")),
-        Contract("XRPUSDTM", Decimal("10"), "USDT", False, Decimal("0.0001"), Decimal("0.55")),
-        Contract("XBTUSDM", Decimal("1"), "XBT", True, Decimal("0.1"), Decimal("67000")),
-        Contract("ETHUSDM", Decimal("1"), "ETH", True, Decimal("0.01"), Decimal("2450")),
-    )
-}
-
-
-def contract_for(symbol: str) -> Contract:
-    """The known contract, or a plausible one for an unknown symbol (linear, 1 per lot)."""
-    known = CONTRACTS.get(symbol)
-    if known is not None:
-        return known
-    if symbol.endswith("USDM"):
-        return Contract(symbol, Decimal("1"), symbol[:-4], True, Decimal("0.01"), Decimal("100"))
-    settle = "USDC" if symbol.endswith("USDCM") else "USDT"
-    return Contract(symbol, Decimal("1"), settle, False, Decimal("0.01"), Decimal("100"))
-
-
-def sign_b64(secret: bytes, message: str) -> str:
-    """base64(HMAC-SHA256(secret, message)): KuCoin's signature primitive."""
-    return base64.b64encode(hmac.new(secret, message.encode(), hashlib.sha256).digest()).decode()
-
-
-@dataclass
-class SimPosition:
-    id: str
-    symbol: str
-    qty: Decimal  # signed contracts: > 0 long, < 0 short
-    entry_price: Decimal
-    leverage: Decimal
-    margin_mode: str  # "cross" | "isolated"
-    opened_at_ms: int
-    realised_gross_pnl: Decimal = Decimal(0)
-    realised_fees: Decimal = Decimal(0)
-
-
-@dataclass
-class SimAccount:
-    id: str
-    currency: str
-    type: str
-    balance: Decimal
-    available: Decimal
-    holds: Decimal
-
-
-@dataclass
-class SimKey:
-    """One API key and everything it owns. ``passphrase_signed`` is cached (v2/v3 check)."""
-
-    api_key: str
-    secret: str
-    passphrase: str
-    permissions: tuple[str, ...]
-    ip_whitelist: tuple[str, ...] | None
-    key_version: str
-    remark: str
-    uid: int
-    created_at_ms: int
-    is_master: bool = True
-    positions: dict[str, SimPosition] = field(default_factory=dict)
-    accounts: list[SimAccount] = field(default_factory=list)
-    secret_bytes: bytes = field(init=False, repr=False)
-    passphrase_signed: str = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self.secret_bytes = self.secret.encode()
-        self.passphrase_signed = sign_b64(self.secret_bytes, self.passphrase)
-
-    def summary(self) -> dict[str, Any]:
-        """The key without its secret or passphrase (for the control API)."""
-        return {
-            "api_key": self.api_key,
-            "permissions": list(self.permissions),
-            "ip_whitelist": list(self.ip_whitelist) if self.ip_whitelist else None,
-            "key_version": self.key_version,
-            "remark": self.remark,
-            "uid": self.uid,
-            "positions": sorted(self.positions),
-        }
-
-
-def _q(value: Decimal, places: Decimal = VALUE_PLACES) -> float:
-    return float(value.quantize(places, rounding=ROUND_HALF_UP))
-
-
-def _price(value: Decimal, tick: Decimal) -> float:
-    if value <= 0:
-        return 0.0
-    return float((value / tick).to_integral_value(ROUND_HALF_UP) * tick)
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+from cryptotrack.simulators.kucoin.keys import SimAccount, SimKey, SimPosition
 
 
 class SimulatorState:
@@ -496,38 +284,38 @@ class SimulatorState:
             "crossMode": is_cross,
             "maintMarginReq": float(MAINT_MARGIN_REQ),
             "riskLimit": 500000,
-            "realLeverage": _q(real_leverage, LEVERAGE_PLACES),
+            "realLeverage": rounded(real_leverage, LEVERAGE_PLACES),
             "delevPercentage": 0.5,
             "openingTimestamp": position.opened_at_ms,
             "currentTimestamp": now,
             "currentQty": int(qty) if qty == qty.to_integral_value() else float(qty),
-            "currentCost": _q(cost),
-            "currentComm": _q(fees),
-            "unrealisedCost": _q(cost),
-            "realisedGrossCost": _q(-position.realised_gross_pnl),
-            "realisedCost": _q(fees - position.realised_gross_pnl),
+            "currentCost": rounded(cost),
+            "currentComm": rounded(fees),
+            "unrealisedCost": rounded(cost),
+            "realisedGrossCost": rounded(-position.realised_gross_pnl),
+            "realisedCost": rounded(fees - position.realised_gross_pnl),
             "isOpen": True,
-            "markPrice": _price(mark, contract.tick_size),
-            "markValue": _q(mark_value),
-            "posCost": _q(cost),
+            "markPrice": on_tick(mark, contract.tick_size),
+            "markValue": rounded(mark_value),
+            "posCost": rounded(cost),
             "posCross": 0.0,
             "posCrossMargin": 0,
-            "posInit": _q(pos_init),
-            "posComm": _q(pos_comm),
-            "posCommCommon": _q(pos_comm),
+            "posInit": rounded(pos_init),
+            "posComm": rounded(pos_comm),
+            "posCommCommon": rounded(pos_comm),
             "posLoss": 0.0,
-            "posMargin": _q(pos_margin),
+            "posMargin": rounded(pos_margin),
             "posFunding": 0.0,
-            "posMaint": _q(pos_maint),
-            "maintMargin": _q(maint_margin),
-            "realisedGrossPnl": _q(position.realised_gross_pnl),
-            "realisedPnl": _q(position.realised_gross_pnl - fees),
-            "unrealisedPnl": _q(upnl),
-            "unrealisedPnlPcnt": _q(upnl / abs(cost), PCNT_PLACES),
-            "unrealisedRoePcnt": _q(upnl / pos_init, PCNT_PLACES),
-            "avgEntryPrice": _price(entry, contract.tick_size),
-            "liquidationPrice": _price(liquidation, contract.tick_size),
-            "bankruptPrice": _price(bankrupt, contract.tick_size),
+            "posMaint": rounded(pos_maint),
+            "maintMargin": rounded(maint_margin),
+            "realisedGrossPnl": rounded(position.realised_gross_pnl),
+            "realisedPnl": rounded(position.realised_gross_pnl - fees),
+            "unrealisedPnl": rounded(upnl),
+            "unrealisedPnlPcnt": rounded(upnl / abs(cost), PCNT_PLACES),
+            "unrealisedRoePcnt": rounded(upnl / pos_init, PCNT_PLACES),
+            "avgEntryPrice": on_tick(entry, contract.tick_size),
+            "liquidationPrice": on_tick(liquidation, contract.tick_size),
+            "bankruptPrice": on_tick(bankrupt, contract.tick_size),
             "settleCurrency": contract.settle_currency,
             "isInverse": contract.is_inverse,
             "maintainMargin": float(MAINT_MARGIN_REQ),
@@ -535,7 +323,7 @@ class SimulatorState:
             "marginMode": "CROSS" if is_cross else "ISOLATED",
             "positionSide": "BOTH",
             # KuCoin reports the live leverage for isolated positions, the chosen one for cross.
-            "leverage": _q(lev if is_cross else real_leverage, LEVERAGE_PLACES),
+            "leverage": rounded(lev if is_cross else real_leverage, LEVERAGE_PLACES),
         }
         if single:
             names = CROSS_SINGLE_FIELDS if is_cross else ISOLATED_SINGLE_FIELDS
@@ -626,9 +414,9 @@ class SimulatorState:
             "id": account.id,
             "currency": account.currency,
             "type": account.type,
-            "balance": _plain(account.balance),
-            "available": _plain(account.available),
-            "holds": _plain(account.holds),
+            "balance": plain(account.balance),
+            "available": plain(account.available),
+            "holds": plain(account.holds),
         }
 
     def accounts_payload(
@@ -693,20 +481,6 @@ class SimulatorState:
             return {
                 "now_ms": self.now_ms(),
                 "clock_offset_ms": self.clock_offset_ms,
-                "mark_prices": {s: _plain(p) for s, p in self.mark_prices.items()},
+                "mark_prices": {s: plain(p) for s, p in self.mark_prices.items()},
                 "keys": [k.summary() for k in self.keys.values()],
             }
-
-
-def parse_decimal(value: Any, name: str) -> Decimal:
-    """Control-API input as a Decimal (ValueError -> HTTP 400)."""
-    try:
-        return Decimal(str(value))
-    except ArithmeticError as exc:
-        raise ValueError(f"{name} must be a number, got {value!r}") from exc
-
-
-def require(body: Mapping[str, Any], name: str) -> Any:
-    if name not in body or body[name] in (None, ""):
-        raise ValueError(f"missing {name!r}")
-    return body[name]

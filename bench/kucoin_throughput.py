@@ -1,7 +1,7 @@
 """Measure the KuCoin simulator's throughput on loopback, or our client's CPU per request.
 
-``python -m cryptotrack.simulators.kucoin.bench [--seconds 5] [--concurrency 32]
-[--keys 50] [--client kucoin|aiohttp|poller] [--batch 100]`` starts the simulator as a
+``python -m bench kucoin_throughput -- [--seconds 5] [--concurrency 32] [--keys 50]
+[--client kucoin|aiohttp|poller] [--batch 100]`` starts the simulator as a
 subprocess (uvloop, rate limits raised), gives each of ``--keys`` keys the demo portfolio
 (two positions), and fires signed ``GET /api/v1/positions`` for ``--seconds`` from one load
 process. With ``--client aiohttp`` the load generator signs inline and uses aiohttp
@@ -9,6 +9,9 @@ process. With ``--client aiohttp`` the load generator signs inline and uses aioh
 (measures the client + simulator); ``--client poller`` mimics the position poller: one
 ``asyncio.run`` per batch of ``--batch`` calls, a fresh client per batch, ``--concurrency``
 in flight. Prints requests per second and the load process's CPU seconds per 1000 requests.
+
+It lives here, not beside the simulator, because it drives the production client: the
+simulators share no code with the clients they referee.
 """
 
 from __future__ import annotations
@@ -109,8 +112,8 @@ def _poll_batches(url: str, args: argparse.Namespace) -> int:
     return done
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cryptotrack.simulators.kucoin.bench")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench kucoin_throughput --")
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--keys", type=int, default=50)
@@ -122,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     command += ["--rate-limit", "1000000000"]
     for n in range(args.keys):
         command += ["--key", f"bench-{n}:{SECRET}:{PASSPHRASE}"]
-    simulator = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)  # noqa: S603
+    simulator = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
-        assert simulator.stdout is not None  # noqa: S101 - Popen(stdout=PIPE)
+        assert simulator.stdout is not None
         url = simulator.stdout.readline().rsplit(" ", 1)[-1].strip()
         started, cpu_started = time.monotonic(), time.process_time()
         done = (
@@ -140,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         f"({args.client} load, {args.concurrency} concurrent, {args.keys} keys, "
         "2 positions each)"
     )
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(sys.argv[1:])
