@@ -266,6 +266,17 @@ ALPHAVANTAGE_URL = env.str("ALPHAVANTAGE_URL", default="https://www.alphavantage
 ALPHAVANTAGE_API_KEY = env.str("ALPHAVANTAGE_API_KEY", default="")
 ALPHAVANTAGE_DAILY_QUOTA = env.int("ALPHAVANTAGE_DAILY_QUOTA", default=25)
 ALPHAVANTAGE_TIMEOUT_SECONDS = env.float("ALPHAVANTAGE_TIMEOUT_SECONDS", default=10.0)
+# The fair share of the daily quota (docs/operations.md): calls of each UTC day that only
+# the schedule and start-up may spend (a fifth of the quota, rounded up), and the forced
+# refreshes each user may make that spend a call (a fifth of the rest, at least one), so
+# that four users cannot spend what forced refreshes may use, let alone the schedule's part.
+QUOTES_SCHEDULE_RESERVED_CALLS = env.int(
+    "QUOTES_SCHEDULE_RESERVED_CALLS", default=-(-ALPHAVANTAGE_DAILY_QUOTA // 5)
+)
+QUOTES_USER_DAILY_FORCED = env.int(
+    "QUOTES_USER_DAILY_FORCED",
+    default=max(1, (ALPHAVANTAGE_DAILY_QUOTA - QUOTES_SCHEDULE_RESERVED_CALLS) // 5),
+)
 COINGECKO_URL = env.str("COINGECKO_URL", default="https://api.coingecko.com/api/v3")
 COINGECKO_API_KEY = env.str("COINGECKO_API_KEY", default="")
 COINGECKO_TIMEOUT_SECONDS = env.float("COINGECKO_TIMEOUT_SECONDS", default=10.0)

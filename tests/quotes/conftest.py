@@ -137,15 +137,19 @@ def access_token() -> Callable[[Any], str]:
     return token
 
 
-# What a separate process runs to store a quote: the real forced-refresh service, against
-# the simulator, then prints the stored quote and the wall-clock time it was stored at.
+# What a separate process runs to store a quote: the real refresh service, against the
+# simulator, then prints the stored quote and the wall-clock time it was stored at.
 _STORE_IN_ANOTHER_PROCESS = """
 import json, time, django
 django.setup()
+from django.utils import timezone
 from cryptotrack.quotes import services
+from cryptotrack.quotes.models import Quote
 from cryptotrack.quotes.pairs import Pair
 from cryptotrack.quotes.serializers import quote_payload
-result = services.force_refresh(pair=Pair("BTC", "USD"))
+result = services.refresh_quote(
+    pair=Pair("BTC", "USD"), source=Quote.Source.FORCED, fresh_after=timezone.now()
+)
 print(json.dumps({"stored_at": time.time(), "quote": quote_payload(result.quote)}))
 """
 

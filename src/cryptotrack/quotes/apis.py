@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from cryptotrack.accounts.authentication import current_user
 from cryptotrack.core.exceptions import NotFound
 from cryptotrack.core.schema import ErrorSerializer
 from cryptotrack.core.throttling import ScopedRateThrottle
@@ -69,6 +70,13 @@ _PUBLIC_ERRORS = {
         "to come back.",
     ),
 }
+
+_SHARE_SPENT = OpenApiResponse(
+    ErrorSerializer,
+    description="This user's forced refreshes of the day are spent "
+    "(`forced_refresh_share_spent`); `Retry-After` says when they renew (midnight UTC). "
+    "Also the per-minute refresh throttle (`throttled`).",
+)
 
 
 class QuoteListApi(APIView):
@@ -131,17 +139,23 @@ class QuoteListApi(APIView):
         operation_id="quotes_refresh",
         tags=["quotes"],
         request=InputSerializer,
-        responses={201: QuoteOutput, **_PUBLIC_ERRORS},
+        responses={201: QuoteOutput, 429: _SHARE_SPENT, **_PUBLIC_ERRORS},
         description="Fetches the rate from Alpha Vantage now (BTC/USD by default), stores it "
         "and answers it. Simultaneous refreshes of a pair, from any user and any server, "
-        "share one upstream call and answer the same stored quote. A pair Alpha Vantage "
-        "does not know answers 400 `unknown_pair`.",
+        "share one upstream call and answer the same stored quote. A code that is not on "
+        "Alpha Vantage's physical or digital currency lists answers 400 `unknown_currency` "
+        "without any upstream call; a listed pair Alpha Vantage has no rate for answers 400 "
+        "`unknown_pair`. Each user may make `QUOTES_USER_DAILY_FORCED` refreshes a day that "
+        "spend an upstream call (one answered by another user's call in flight costs "
+        "nothing); part of the daily quota is kept for the schedule.",
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = services.force_refresh(pair=Pair(data["from_currency"], data["to_currency"]))
+        result = services.force_refresh(
+            pair=Pair(data["from_currency"], data["to_currency"]), user_id=current_user(request).pk
+        )
         return Response(QuoteOutput(result.quote).data, status=status.HTTP_201_CREATED)
 
 

@@ -3,6 +3,8 @@
 * :class:`Quote` is the history, append-only, read newest first (per pair or overall).
 * :class:`UpstreamBudget` counts the calls made to Alpha Vantage per UTC day, in the
   database, so the free tier's quota holds across processes and restarts.
+* :class:`ForcedFetchUsage` counts, per user and UTC day, the forced refreshes that spent
+  an upstream call: each user's fair share of the quota.
 * :class:`PairFetch` is one row per pair: the lease a process takes while it fetches that
   pair (so simultaneous refreshes, in any process, make one upstream call) and the outcome
   of the last failed fetch (so the requests that waited get the same answer).
@@ -10,6 +12,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -70,6 +73,22 @@ class UpstreamBudget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.day}: {self.calls} calls"
+
+
+class ForcedFetchUsage(models.Model):
+    """Forced refreshes of one user on one UTC day that made an upstream call."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="forced_fetch_usage_unique_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day}: {self.calls} forced calls"
 
 
 class PairFetch(models.Model):

@@ -29,7 +29,7 @@ from cryptotrack.exchanges.alphavantage import ExchangeRate
 from cryptotrack.exchanges.errors import UpstreamError, UpstreamRateLimited
 from cryptotrack.quotes import budget, live, selectors, upstream
 from cryptotrack.quotes.models import PairFetch, Quote
-from cryptotrack.quotes.pairs import Pair, configured_pairs
+from cryptotrack.quotes.pairs import Pair, configured_pairs, unlisted_codes
 
 logger = logging.getLogger(__name__)
 
@@ -63,14 +63,20 @@ def record_quote(*, rate: ExchangeRate, source: str) -> Quote:
     return quote
 
 
-def refresh_quote(*, pair: Pair, source: str, fresh_after: datetime) -> Refreshed:
+def refresh_quote(
+    *, pair: Pair, source: str, fresh_after: datetime, forced_by: int | None = None
+) -> Refreshed:
     """A quote of ``pair`` fetched at or after ``fresh_after``; fetch one only if none exists.
 
-    If another process is fetching the pair right now, wait for it and return its quote
-    (or raise its error, when it failed after this call began). Otherwise take the lease,
-    reserve one call of today's quota and ask Alpha Vantage. Raises ServiceUnavailable
-    (503: quota spent, rate limited) or UpstreamFailed (502: any other upstream failure).
+    A code that is not on Alpha Vantage's currency lists is refused first (400
+    ``unknown_currency``): no lease, no call. If another process is fetching the pair right
+    now, wait for it and return its quote (or raise its error, when it failed after this
+    call began). Otherwise take the lease, reserve one call of today's quota — for a refresh
+    ``forced_by`` a user, within that user's share and the part not kept for the schedule —
+    and ask Alpha Vantage. Raises ServiceUnavailable (503: quota spent, rate limited),
+    UpstreamFailed (502: any other upstream failure) or a 429 (the user's share is spent).
     """
+    _refuse_unlisted_codes(pair)
     started_at = timezone.now()
     lease_seconds = settings.ALPHAVANTAGE_TIMEOUT_SECONDS + 5
     deadline = time.monotonic() + 2 * lease_seconds
@@ -89,23 +95,31 @@ def refresh_quote(*, pair: Pair, source: str, fresh_after: datetime) -> Refreshe
             )
         time.sleep(WAIT_POLL_SECONDS)
 
+    # Only what Alpha Vantage answered is the pair's outcome, shared with the waiters; a
+    # refusal of our own budget (this user's share, the schedule's reserve) is this caller's
+    # alone: the next waiter takes the lease and asks the budget for itself.
     failure: ApplicationError | None = None
     try:
         # The holder before us may have finished between our last look and our lease.
         if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
             return outcome
-        quote = record_quote(rate=_fetch(pair), source=source)
-        return Refreshed(quote=quote, fetched=True)
-    except ApplicationError as exc:
-        failure = exc
-        raise
+        _reserve_call(forced_by=forced_by)
+        try:
+            rate = _fetch(pair)
+        except ApplicationError as exc:
+            failure = exc
+            raise
+        return Refreshed(quote=record_quote(rate=rate, source=source), fetched=True)
     finally:
         _release_lease(pair, token, failure)
 
 
-def force_refresh(*, pair: Pair) -> Refreshed:
-    """``POST /api/v1/quotes``: a quote fetched after this request arrived (see refresh_quote)."""
-    return refresh_quote(pair=pair, source=Quote.Source.FORCED, fresh_after=timezone.now())
+def force_refresh(*, pair: Pair, user_id: int) -> Refreshed:
+    """``POST /api/v1/quotes``: a quote fetched after this request arrived (see refresh_quote);
+    an upstream call it makes counts against ``user_id``'s daily share."""
+    return refresh_quote(
+        pair=pair, source=Quote.Source.FORCED, fresh_after=timezone.now(), forced_by=user_id
+    )
 
 
 def fetch_configured_pairs(*, source: str) -> list[Refreshed]:
@@ -136,11 +150,42 @@ def fetch_configured_pairs(*, source: str) -> list[Refreshed]:
 # -- internals -------------------------------------------------------------------------
 
 
-def _fetch(pair: Pair) -> ExchangeRate:
-    """One upstream call, counted against today's quota; failures as our HTTP errors."""
+def _refuse_unlisted_codes(pair: Pair) -> None:
+    unlisted = unlisted_codes(pair)
+    if unlisted:
+        fields = {"from_currency": pair.from_currency, "to_currency": pair.to_currency}
+        raise ApplicationError(
+            f"Alpha Vantage lists no currency {' or '.join(unlisted)} (its physical and "
+            f"digital currency lists): no {pair} rate exists.",
+            code="unknown_currency",
+            extra={
+                "errors": {
+                    field: [f"{code} is not on Alpha Vantage's currency lists."]
+                    for field, code in fields.items()
+                    if code in unlisted
+                }
+            },
+        )
+
+
+def _reserve_call(*, forced_by: int | None) -> None:
+    """Count the call we are about to make against today's quota (and the user's share)."""
     if not upstream.api_key_configured():
         raise upstream.not_configured_error()
-    budget.reserve_call(provider=budget.ALPHAVANTAGE, quota=settings.ALPHAVANTAGE_DAILY_QUOTA)
+    if forced_by is None:
+        budget.reserve_call(provider=budget.ALPHAVANTAGE, quota=settings.ALPHAVANTAGE_DAILY_QUOTA)
+        return
+    budget.reserve_forced_call(
+        provider=budget.ALPHAVANTAGE,
+        user_id=forced_by,
+        quota=settings.ALPHAVANTAGE_DAILY_QUOTA,
+        schedule_reserve=settings.QUOTES_SCHEDULE_RESERVED_CALLS,
+        user_share=settings.QUOTES_USER_DAILY_FORCED,
+    )
+
+
+def _fetch(pair: Pair) -> ExchangeRate:
+    """One upstream call (already counted); failures as our HTTP errors."""
     try:
         return upstream.fetch_exchange_rate(pair)
     except UpstreamError as exc:
