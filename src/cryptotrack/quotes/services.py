@@ -4,8 +4,9 @@ The heart is :func:`refresh_quote`. Whoever wants a quote of a pair says how old
 may be (``fresh_after``). Per pair, one process at a time holds a lease (a conditional
 ``UPDATE`` on :class:`~cryptotrack.quotes.models.PairFetch`, so it works across web servers
 and workers, on PostgreSQL and SQLite, with no transaction held open during the HTTP call)
-and makes the upstream call; everybody else waits and then takes the quote it stored —
-or, if it failed, the same error. N simultaneous ``POST /api/v1/quotes`` therefore make
+and makes the upstream call; everybody else waits — woken by the holder's notification
+(:mod:`~cryptotrack.quotes.waiting`), not by polling — and then takes the quote it
+stored, or, if it failed, the same error. N simultaneous ``POST /api/v1/quotes`` therefore make
 ONE call to Alpha Vantage and answer the same stored quote; a scheduled tick that meets a
 forced refresh in flight takes its result too.
 """
@@ -30,11 +31,9 @@ from cryptotrack.exchanges.errors import UpstreamError, UpstreamRateLimited
 from cryptotrack.quotes import budget, live, selectors, upstream
 from cryptotrack.quotes.models import PairFetch, Quote
 from cryptotrack.quotes.pairs import Pair, configured_pairs, unlisted_codes
+from cryptotrack.quotes.waiting import FetchWaiter, announce_fetch_done
 
 logger = logging.getLogger(__name__)
-
-# How often a waiting request looks for the holder's result.
-WAIT_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -82,18 +81,19 @@ def refresh_quote(
     deadline = time.monotonic() + 2 * lease_seconds
     PairFetch.objects.get_or_create(from_currency=pair.from_currency, to_currency=pair.to_currency)
     token = uuid.uuid4().hex
-    while True:
-        if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
-            return outcome
-        if _acquire_lease(pair, token, seconds=lease_seconds):
-            break
-        if time.monotonic() > deadline:
-            raise ServiceUnavailable(
-                f"Another fetch of {pair} is taking too long; try again shortly.",
-                retry_after=5,
-                code="fetch_in_progress",
-            )
-        time.sleep(WAIT_POLL_SECONDS)
+    with FetchWaiter(pair) as waiter:
+        while True:
+            if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
+                return outcome
+            if _acquire_lease(pair, token, seconds=lease_seconds):
+                break
+            if (remaining := deadline - time.monotonic()) <= 0:
+                raise ServiceUnavailable(
+                    f"Another fetch of {pair} is taking too long; try again shortly.",
+                    retry_after=5,
+                    code="fetch_in_progress",
+                )
+            waiter.wait(remaining)
 
     # Only what Alpha Vantage answered is the pair's outcome, shared with the waiters; a
     # refusal of our own budget (this user's share, the schedule's reserve) is this caller's
@@ -243,6 +243,7 @@ def _release_lease(pair: Pair, token: str, failure: ApplicationError | None) -> 
         failed_at=timezone.now() if failure is not None else None,
         failure=_error_record(failure) if failure is not None else None,
     )
+    announce_fetch_done(pair)
 
 
 def _error_record(error: ApplicationError) -> dict[str, Any]:
