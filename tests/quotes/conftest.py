@@ -85,7 +85,8 @@ def make_quotes(db: None) -> Callable[..., list[Any]]:
         end: datetime | None = None,
         step: timedelta = timedelta(minutes=1),
         rate: Callable[[int], Decimal] = lambda i: Decimal("60000") + i,
-        source: str = Quote.Source.SCHEDULED,
+        trigger: str = Quote.Trigger.SCHEDULED,
+        source: str = Quote.Source.ALPHAVANTAGE,
     ) -> list[Quote]:
         end = end or timezone.now()
         quotes = [
@@ -97,6 +98,7 @@ def make_quotes(db: None) -> Callable[..., list[Any]]:
                 ask=rate(i) + Decimal("0.5"),
                 refreshed_at=end - (n - 1 - i) * step,
                 fetched_at=end - (n - 1 - i) * step,
+                trigger=trigger,
                 source=source,
             )
             for i in range(n)
@@ -148,7 +150,7 @@ from cryptotrack.quotes.models import Quote
 from cryptotrack.quotes.pairs import Pair
 from cryptotrack.quotes.serializers import quote_payload
 result = services.refresh_quote(
-    pair=Pair("BTC", "USD"), source=Quote.Source.FORCED, fresh_after=timezone.now()
+    pair=Pair("BTC", "USD"), trigger=Quote.Trigger.FORCED, fresh_after=timezone.now()
 )
 print(json.dumps({"stored_at": time.time(), "quote": quote_payload(result.quote)}))
 """

@@ -78,7 +78,7 @@ def test_four_users_with_unknown_pairs_cannot_drain_the_day(
     unlisted = [refresh(c, from_currency="ZZZ").status_code for c in attackers for _ in range(10)]
     listed = [refresh(c, **LISTED_BUT_UNQUOTED) for c in attackers for _ in range(10)]
     bystander = refresh(client_for(make_user()))
-    scheduled = fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+    scheduled = fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)
 
     assert set(unlisted) == {400}
     # Each attacker spends their own 4 calls on "Invalid API call", then hears 429.
@@ -128,8 +128,8 @@ def test_the_schedule_keeps_its_reserve_when_forced_refreshes_spent_theirs(
     users = [client_for(make_user()) for _ in range(3)]
 
     forced = [refresh(c, from_currency=code) for c in users for code in ("BTC", "ETH")]
-    scheduled = fetch_configured_pairs(source=Quote.Source.SCHEDULED)
-    after = fetch_configured_pairs(source=Quote.Source.SCHEDULED)  # the day is spent now
+    scheduled = fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)
+    after = fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)  # the day is spent now
 
     assert [a.status_code for a in forced] == [201, 201, 201, 201, 503, 503]
     assert forced[4].json()["code"] == "quota_exhausted"

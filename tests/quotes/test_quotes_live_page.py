@@ -108,7 +108,9 @@ def test_live_page_shows_the_rate_and_a_new_one_when_it_arrives(
         newest = off_the_browser_loop(
             lambda: (
                 refresh_quote(
-                    pair=Pair("BTC", "USD"), source=Quote.Source.FORCED, fresh_after=timezone.now()
+                    pair=Pair("BTC", "USD"),
+                    trigger=Quote.Trigger.FORCED,
+                    fresh_after=timezone.now(),
                 ).quote
             )
         )

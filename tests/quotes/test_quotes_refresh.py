@@ -46,7 +46,7 @@ def test_forced_refresh_fetches_stores_and_answers_the_quote(
     assert listed == [quote]
     from cryptotrack.quotes.models import Quote
 
-    assert Quote.objects.get().source == Quote.Source.FORCED
+    assert Quote.objects.get().trigger == Quote.Trigger.FORCED
 
 
 def test_refresh_of_another_pair_and_the_older_seven_field_answer(

@@ -21,9 +21,17 @@ RATE_DIGITS, RATE_PLACES = 30, 8
 
 
 class Quote(models.Model):
-    """One exchange rate of ``from_currency`` in ``to_currency``, stored when fetched."""
+    """One exchange rate of ``from_currency`` in ``to_currency``, stored when fetched.
+
+    ``source`` is the provider that gave it; ``trigger`` why we asked.
+    """
 
     class Source(models.TextChoices):
+        ALPHAVANTAGE = "alphavantage", "Alpha Vantage"
+        COINGECKO = "coingecko", "CoinGecko"
+        KUCOIN = "kucoin", "KuCoin"
+
+    class Trigger(models.TextChoices):
         SCHEDULED = "scheduled", "Scheduled fetch"
         FORCED = "forced", "Forced by a user"
         STARTUP = "startup", "Fetched at start-up"
@@ -40,7 +48,8 @@ class Quote(models.Model):
     )
     refreshed_at = models.DateTimeField(help_text="Alpha Vantage's `6. Last Refreshed`.")
     fetched_at = models.DateTimeField(default=timezone.now, help_text="When we received it.")
-    source = models.CharField(max_length=16, choices=Source.choices)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.ALPHAVANTAGE)
 
     class Meta:
         ordering = ["-fetched_at", "-id"]
@@ -51,6 +60,13 @@ class Quote(models.Model):
             models.Index(
                 fields=["from_currency", "to_currency", "-fetched_at", "-id"],
                 name="quote_pair_newest_idx",
+            ),
+            # The same two per source: the list answers one source by default (Alpha
+            # Vantage's record) and must not step over a year of live minute quotes.
+            models.Index(fields=["source", "-fetched_at", "-id"], name="quote_source_newest_idx"),
+            models.Index(
+                fields=["source", "from_currency", "to_currency", "-fetched_at", "-id"],
+                name="quote_source_pair_newest_idx",
             ),
         ]
 

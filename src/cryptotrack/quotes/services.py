@@ -44,7 +44,9 @@ class Refreshed:
     fetched: bool
 
 
-def record_quote(*, rate: ExchangeRate, source: str) -> Quote:
+def record_quote(
+    *, rate: ExchangeRate, trigger: str, source: str = Quote.Source.ALPHAVANTAGE
+) -> Quote:
     """Store an exchange rate as a quote, refresh the latest-quote cache, tell the subscribers."""
     quote = Quote.objects.create(
         from_currency=rate.from_currency.upper(),
@@ -54,16 +56,17 @@ def record_quote(*, rate: ExchangeRate, source: str) -> Quote:
         ask=rate.ask,
         refreshed_at=rate.last_refreshed,
         fetched_at=timezone.now(),
+        trigger=trigger,
         source=source,
     )
     selectors.cache_latest(quote)
     live.announce(quote)
-    metrics.QUOTES_FETCHED.labels(source=source).inc()
+    metrics.QUOTES_FETCHED.labels(source=trigger).inc()
     return quote
 
 
 def refresh_quote(
-    *, pair: Pair, source: str, fresh_after: datetime, forced_by: int | None = None
+    *, pair: Pair, trigger: str, fresh_after: datetime, forced_by: int | None = None
 ) -> Refreshed:
     """A quote of ``pair`` fetched at or after ``fresh_after``; fetch one only if none exists.
 
@@ -109,7 +112,7 @@ def refresh_quote(
         except ApplicationError as exc:
             failure = exc
             raise
-        return Refreshed(quote=record_quote(rate=rate, source=source), fetched=True)
+        return Refreshed(quote=record_quote(rate=rate, trigger=trigger), fetched=True)
     finally:
         _release_lease(pair, token, failure)
 
@@ -118,11 +121,11 @@ def force_refresh(*, pair: Pair, user_id: int) -> Refreshed:
     """``POST /api/v1/quotes``: a quote fetched after this request arrived (see refresh_quote);
     an upstream call it makes counts against ``user_id``'s daily share."""
     return refresh_quote(
-        pair=pair, source=Quote.Source.FORCED, fresh_after=timezone.now(), forced_by=user_id
+        pair=pair, trigger=Quote.Trigger.FORCED, fresh_after=timezone.now(), forced_by=user_id
     )
 
 
-def fetch_configured_pairs(*, source: str) -> list[Refreshed]:
+def fetch_configured_pairs(*, trigger: str) -> list[Refreshed]:
     """Fetch every pair of ``QUOTES_PAIRS`` unless a recent enough quote exists.
 
     At start-up a quote younger than ``QUOTES_INTERVAL_SECONDS`` is enough (a restart does
@@ -131,18 +134,18 @@ def fetch_configured_pairs(*, source: str) -> list[Refreshed]:
     logged and does not stop the others.
     """
     interval = timedelta(seconds=settings.QUOTES_INTERVAL_SECONDS)
-    max_age = interval if source == Quote.Source.STARTUP else interval / 2
+    max_age = interval if trigger == Quote.Trigger.STARTUP else interval / 2
     results: list[Refreshed] = []
     for pair in configured_pairs():
         try:
-            result = refresh_quote(pair=pair, source=source, fresh_after=timezone.now() - max_age)
+            result = refresh_quote(pair=pair, trigger=trigger, fresh_after=timezone.now() - max_age)
         except ApplicationError as exc:
-            logger.warning("%s fetch of %s failed: %s (%s)", source, pair, exc.message, exc.code)
+            logger.warning("%s fetch of %s failed: %s (%s)", trigger, pair, exc.message, exc.code)
             continue
         if result.fetched:
-            logger.info("%s fetch of %s: %s", source, pair, result.quote.rate)
+            logger.info("%s fetch of %s: %s", trigger, pair, result.quote.rate)
         else:
-            logger.info("%s fetch of %s skipped: a recent quote exists", source, pair)
+            logger.info("%s fetch of %s skipped: a recent quote exists", trigger, pair)
         results.append(result)
     return results
 
@@ -213,8 +216,11 @@ def _pair_filter(pair: Pair) -> Q:
 
 def _outcome_since(pair: Pair, fresh_after: datetime, started_at: datetime) -> Refreshed | None:
     """A quote fresh enough, or the error of a fetch that failed after we started waiting."""
+    # Only Alpha Vantage's quotes: they are the record the schedule keeps.
     quote = (
-        Quote.objects.filter(_pair_filter(pair), fetched_at__gte=fresh_after)
+        Quote.objects.filter(
+            _pair_filter(pair), source=Quote.Source.ALPHAVANTAGE, fetched_at__gte=fresh_after
+        )
         .order_by("-fetched_at", "-id")
         .first()
     )

@@ -21,13 +21,13 @@ from cryptotrack.quotes.models import Quote
 @shared_task(name="cryptotrack.quotes.tasks.fetch_scheduled_quotes", ignore_result=True)
 def fetch_scheduled_quotes() -> None:
     """Every ``QUOTES_INTERVAL_SECONDS`` (beat): fetch each pair of ``QUOTES_PAIRS``."""
-    services.fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+    services.fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)
 
 
 @shared_task(name="cryptotrack.quotes.tasks.fetch_startup_quotes", ignore_result=True)
 def fetch_startup_quotes() -> None:
     """Once when a worker starts: fetch each pair that has no quote younger than the interval."""
-    services.fetch_configured_pairs(source=Quote.Source.STARTUP)
+    services.fetch_configured_pairs(trigger=Quote.Trigger.STARTUP)
 
 
 @worker_ready.connect
