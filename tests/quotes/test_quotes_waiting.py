@@ -20,7 +20,7 @@ UPSTREAM_SECONDS = 2.0
 
 
 def test_a_waiting_refresh_sleeps_on_a_notification_instead_of_polling(
-    av_settings: AlphaVantageSimulator, make_user: Callable[..., Any]
+    av_settings: AlphaVantageSimulator, make_user: Callable[..., Any], settings: Any
 ) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -29,6 +29,7 @@ def test_a_waiting_refresh_sleeps_on_a_notification_instead_of_polling(
     from cryptotrack.quotes.pairs import Pair
     from cryptotrack.quotes.services import force_refresh
 
+    settings.ALPHAVANTAGE_TIMEOUT_SECONDS = 4 * UPSTREAM_SECONDS  # a loaded machine is slow
     holder, waiter = make_user(), make_user()
     av_settings.inject_fault("latency", latency=UPSTREAM_SECONDS)
     pair = Pair("BTC", "USD")
@@ -84,6 +85,7 @@ def test_a_refresh_answered_by_another_users_call_in_flight_costs_no_share(
     from cryptotrack.quotes.services import force_refresh
 
     settings.QUOTES_USER_DAILY_FORCED = 1
+    settings.ALPHAVANTAGE_TIMEOUT_SECONDS = 5.0
     users = [make_user() for _ in range(3)]
     av_settings.inject_fault("latency", latency=1.0)
     first_holds = threading.Event()
