@@ -81,6 +81,23 @@ _SHARE_SPENT = OpenApiResponse(
 )
 
 
+class RefreshOutput(QuoteOutput):
+    """The quote a forced refresh stored, and why it is not Alpha Vantage's (the fallback)."""
+
+    warning = serializers.SerializerMethodField(
+        help_text="Null when Alpha Vantage answered; otherwise why the rate comes from the "
+        "fallback provider named in `source`."
+    )
+
+    class Meta(QuoteOutput.Meta):
+        ref_name = "QuoteRefreshed"
+        fields = [*QuoteOutput.Meta.fields, "warning"]
+
+    def get_warning(self, quote: Quote) -> str | None:
+        warning: str | None = self.context.get("warning")
+        return warning
+
+
 class QuoteListApi(APIView):
     """``GET``: the history newest first. ``POST``: fetch a quote now, store and answer it."""
 
@@ -151,7 +168,7 @@ class QuoteListApi(APIView):
         operation_id="quotes_refresh",
         tags=["quotes"],
         request=InputSerializer,
-        responses={201: QuoteOutput, 429: _SHARE_SPENT, **_PUBLIC_ERRORS},
+        responses={201: RefreshOutput, 429: _SHARE_SPENT, **_PUBLIC_ERRORS},
         description="Fetches the rate from Alpha Vantage now (BTC/USD by default), stores it "
         "and answers it. Simultaneous refreshes of a pair, from any user and any server, "
         "share one upstream call and answer the same stored quote. A code that is not on "
@@ -159,7 +176,10 @@ class QuoteListApi(APIView):
         "without any upstream call; a listed pair Alpha Vantage has no rate for answers 400 "
         "`unknown_pair`. Each user may make `QUOTES_USER_DAILY_FORCED` refreshes a day that "
         "spend an upstream call (one answered by another user's call in flight costs "
-        "nothing); part of the daily quota is kept for the schedule.",
+        "nothing); part of the daily quota is kept for the schedule. When Alpha Vantage "
+        "cannot answer (quota spent, rate limited, failing) the rate comes from CoinGecko: "
+        "201 with `source` saying so and `warning` saying why; 502/503 only when CoinGecko "
+        "cannot price the pair either.",
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
@@ -168,7 +188,8 @@ class QuoteListApi(APIView):
         result = services.force_refresh(
             pair=Pair(data["from_currency"], data["to_currency"]), user_id=current_user(request).pk
         )
-        return Response(QuoteOutput(result.quote).data, status=status.HTTP_201_CREATED)
+        answer = RefreshOutput(result.quote, context={"warning": result.warning})
+        return Response(answer.data, status=status.HTTP_201_CREATED)
 
 
 class LatestQuoteApi(APIView):

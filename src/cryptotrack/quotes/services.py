@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -28,7 +29,7 @@ from cryptotrack.core import metrics
 from cryptotrack.core.exceptions import ApplicationError, ServiceUnavailable, UpstreamFailed
 from cryptotrack.exchanges.alphavantage import ExchangeRate
 from cryptotrack.exchanges.errors import UpstreamError, UpstreamRateLimited
-from cryptotrack.quotes import budget, live, selectors, upstream
+from cryptotrack.quotes import budget, coingecko, live, selectors, upstream
 from cryptotrack.quotes.models import PairFetch, Quote
 from cryptotrack.quotes.pairs import Pair, configured_pairs, unlisted_codes
 from cryptotrack.quotes.waiting import FetchWaiter, announce_fetch_done
@@ -38,23 +39,32 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Refreshed:
-    """A quote of the pair recent enough for the caller; ``fetched`` if this call stored it."""
+    """A quote of the pair recent enough for the caller; ``fetched`` if this call stored it;
+    ``warning`` says why it is not Alpha Vantage's when it comes from the fallback."""
 
     quote: Quote
     fetched: bool
+    warning: str | None = None
 
 
 def record_quote(
-    *, rate: ExchangeRate, trigger: str, source: str = Quote.Source.ALPHAVANTAGE
+    *,
+    pair: Pair,
+    rate: Decimal,
+    refreshed_at: datetime,
+    trigger: str,
+    source: str,
+    bid: Decimal | None = None,
+    ask: Decimal | None = None,
 ) -> Quote:
-    """Store an exchange rate as a quote, refresh the latest-quote cache, tell the subscribers."""
+    """Store a rate as a quote, refresh the latest-quote cache, tell the subscribers."""
     quote = Quote.objects.create(
-        from_currency=rate.from_currency.upper(),
-        to_currency=rate.to_currency.upper(),
-        rate=rate.rate,
-        bid=rate.bid,
-        ask=rate.ask,
-        refreshed_at=rate.last_refreshed,
+        from_currency=pair.from_currency,
+        to_currency=pair.to_currency,
+        rate=rate,
+        bid=bid,
+        ask=ask,
+        refreshed_at=refreshed_at,
         fetched_at=timezone.now(),
         trigger=trigger,
         source=source,
@@ -112,17 +122,38 @@ def refresh_quote(
         except ApplicationError as exc:
             failure = exc
             raise
-        return Refreshed(quote=record_quote(rate=rate, trigger=trigger), fetched=True)
+        quote = record_quote(
+            pair=Pair(rate.from_currency.upper(), rate.to_currency.upper()),
+            rate=rate.rate,
+            bid=rate.bid,
+            ask=rate.ask,
+            refreshed_at=rate.last_refreshed,
+            trigger=trigger,
+            source=Quote.Source.ALPHAVANTAGE,
+        )
+        return Refreshed(quote=quote, fetched=True)
     finally:
         _release_lease(pair, token, failure)
 
 
 def force_refresh(*, pair: Pair, user_id: int) -> Refreshed:
     """``POST /api/v1/quotes``: a quote fetched after this request arrived (see refresh_quote);
-    an upstream call it makes counts against ``user_id``'s daily share."""
-    return refresh_quote(
-        pair=pair, trigger=Quote.Trigger.FORCED, fresh_after=timezone.now(), forced_by=user_id
-    )
+    an upstream call it makes counts against ``user_id``'s daily share.
+
+    When Alpha Vantage cannot answer — our quota spent, its rate limit, any upstream failure,
+    no key — the rate comes from CoinGecko instead, with a ``warning`` saying why; the
+    Alpha Vantage error is raised only when CoinGecko cannot price the pair either. A
+    refusal that is the caller's (a bad pair, their spent share) is raised as it is.
+    """
+    try:
+        return refresh_quote(
+            pair=pair, trigger=Quote.Trigger.FORCED, fresh_after=timezone.now(), forced_by=user_id
+        )
+    except (ServiceUnavailable, UpstreamFailed) as exc:
+        fallback = _fallback_quote(pair, because=exc)
+        if fallback is None:
+            raise
+        return fallback
 
 
 def fetch_configured_pairs(*, trigger: str) -> list[Refreshed]:
@@ -151,6 +182,32 @@ def fetch_configured_pairs(*, trigger: str) -> list[Refreshed]:
 
 
 # -- internals -------------------------------------------------------------------------
+
+
+def _fallback_quote(pair: Pair, *, because: ApplicationError) -> Refreshed | None:
+    """A CoinGecko quote of ``pair`` stored now, or None when CoinGecko cannot give one."""
+    if not coingecko.priceable(pair):
+        return None
+    try:
+        rate = coingecko.fetch_rates([pair]).get(pair)
+    except UpstreamError as exc:
+        logger.warning("fallback CoinGecko %s failed too: %s (%s)", pair, exc.message, exc.kind)
+        return None
+    if rate is None:
+        return None
+    now = timezone.now()
+    quote = record_quote(
+        pair=pair,
+        rate=rate,
+        refreshed_at=now,
+        trigger=Quote.Trigger.FORCED,
+        source=Quote.Source.COINGECKO,
+    )
+    warning = (
+        f"Alpha Vantage could not answer ({because.code}: {because.message}); "
+        "this rate is CoinGecko's."
+    )
+    return Refreshed(quote=quote, fetched=True, warning=warning)
 
 
 def _refuse_unlisted_codes(pair: Pair) -> None:
