@@ -37,6 +37,11 @@ def declare_periodic_tasks(sender: Celery, **kwargs: object) -> None:
             "schedule": float(settings.QUOTES_INTERVAL_SECONDS),
             "options": {"expires": settings.QUOTES_INTERVAL_SECONDS},
         },
+        "fetch-live-quotes": {
+            "task": "cryptotrack.quotes.tasks.fetch_live_quotes",
+            "schedule": float(settings.QUOTES_LIVE_INTERVAL_SECONDS),
+            "options": {"expires": settings.QUOTES_LIVE_INTERVAL_SECONDS},
+        },
         "check-price-alerts": {
             "task": "cryptotrack.alerts.tasks.check_alerts",
             "schedule": float(settings.ALERTS_INTERVAL_SECONDS),

@@ -294,6 +294,9 @@ POSITIONS_HISTORY_RETENTION_DAYS = env.int("POSITIONS_HISTORY_RETENTION_DAYS", d
 QUOTES_INTERVAL_SECONDS = env.int("QUOTES_INTERVAL_SECONDS", default=3600)
 QUOTES_PAIRS = env.list("QUOTES_PAIRS", default=["BTC/USD"])
 QUOTES_PER_PAGE_ALL_MAX = env.int("QUOTES_PER_PAGE_ALL_MAX", default=1000)
+# The live feed: every this many seconds one batched CoinGecko call for the QUOTES_PAIRS
+# it prices (keyless; Alpha Vantage's free tier could never do this every minute).
+QUOTES_LIVE_INTERVAL_SECONDS = env.int("QUOTES_LIVE_INTERVAL_SECONDS", default=60)
 ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
 
 # --- Celery ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Quote(models.Model):
         SCHEDULED = "scheduled", "Scheduled fetch"
         FORCED = "forced", "Forced by a user"
         STARTUP = "startup", "Fetched at start-up"
+        LIVE = "live", "Live feed"
 
     from_currency = models.CharField(max_length=10)
     to_currency = models.CharField(max_length=10)

@@ -1,9 +1,9 @@
-"""Celery tasks of quotes: the scheduled fetch (declared in cryptotrack/celery.py) and the
-one at start-up, sent when a worker is ready.
+"""Celery tasks of quotes: the scheduled fetch and the live feed (declared in
+cryptotrack/celery.py), and the fetch at start-up, sent when a worker is ready.
 
-Both are idempotent — :func:`~cryptotrack.quotes.services.fetch_configured_pairs` skips a
-pair that already has a recent enough quote — so a redelivered task, a second worker
-starting, or production's separate beat and several workers never spend extra calls.
+All are idempotent — each skips a pair that already has a recent enough quote of its kind —
+so a redelivered task, a second worker starting, or production's separate beat and several
+workers never spend extra calls.
 """
 
 from __future__ import annotations
@@ -22,6 +22,12 @@ from cryptotrack.quotes.models import Quote
 def fetch_scheduled_quotes() -> None:
     """Every ``QUOTES_INTERVAL_SECONDS`` (beat): fetch each pair of ``QUOTES_PAIRS``."""
     services.fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)
+
+
+@shared_task(name="cryptotrack.quotes.tasks.fetch_live_quotes", ignore_result=True)
+def fetch_live_quotes() -> None:
+    """Every ``QUOTES_LIVE_INTERVAL_SECONDS`` (beat): the live feed, one CoinGecko call."""
+    services.fetch_live_quotes()
 
 
 @shared_task(name="cryptotrack.quotes.tasks.fetch_startup_quotes", ignore_result=True)
