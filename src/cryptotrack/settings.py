@@ -297,6 +297,8 @@ QUOTES_PER_PAGE_ALL_MAX = env.int("QUOTES_PER_PAGE_ALL_MAX", default=1000)
 # The live feed: every this many seconds one batched CoinGecko call for the QUOTES_PAIRS
 # it prices (keyless; Alpha Vantage's free tier could never do this every minute).
 QUOTES_LIVE_INTERVAL_SECONDS = env.int("QUOTES_LIVE_INTERVAL_SECONDS", default=60)
+# Live quotes keep every point this many days, then only the last of each hour.
+QUOTES_LIVE_MINUTE_DAYS = env.int("QUOTES_LIVE_MINUTE_DAYS", default=7)
 ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
 
 # --- Celery ---------------------------------------------------------------------------

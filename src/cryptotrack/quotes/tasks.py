@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from cryptotrack.quotes import services
+from cryptotrack.quotes import retention, services
 from cryptotrack.quotes.models import Quote
 
 
@@ -28,6 +28,12 @@ def fetch_scheduled_quotes() -> None:
 def fetch_live_quotes() -> None:
     """Every ``QUOTES_LIVE_INTERVAL_SECONDS`` (beat): the live feed, one CoinGecko call."""
     services.fetch_live_quotes()
+
+
+@shared_task(name="cryptotrack.quotes.tasks.downsample_live_quotes", ignore_result=True)
+def downsample_live_quotes() -> None:
+    """Hourly (beat): live quotes past the minute window keep one point per hour."""
+    retention.downsample_live_quotes()
 
 
 @shared_task(name="cryptotrack.quotes.tasks.fetch_startup_quotes", ignore_result=True)
