@@ -1,4 +1,5 @@
-"""Quotes: exchange rates as Alpha Vantage reported them, and the bookkeeping of fetching them.
+"""Quotes: exchange rates as their provider reported them (Alpha Vantage's hourly record,
+CoinGecko's live feed and fallback), and the bookkeeping of fetching them.
 
 * :class:`Quote` is the history, append-only, read newest first (per pair or overall).
 * :class:`UpstreamBudget` counts the calls made to Alpha Vantage per UTC day, in the
