@@ -51,6 +51,16 @@ def declare_periodic_tasks(sender: Celery, **kwargs: object) -> None:
             "schedule": float(settings.QUOTES_INTERVAL_SECONDS),
             "options": {"expires": settings.QUOTES_INTERVAL_SECONDS},
         },
+        "fetch-live-quotes": {
+            "task": "cryptotrack.quotes.tasks.fetch_live_quotes",
+            "schedule": float(settings.QUOTES_LIVE_INTERVAL_SECONDS),
+            "options": {"expires": settings.QUOTES_LIVE_INTERVAL_SECONDS},
+        },
+        "downsample-live-quotes": {
+            "task": "cryptotrack.quotes.tasks.downsample_live_quotes",
+            "schedule": 3600.0,
+            "options": {"expires": 3600},
+        },
         "check-price-alerts": {
             "task": "cryptotrack.alerts.tasks.check_alerts",
             "schedule": float(settings.ALERTS_INTERVAL_SECONDS),

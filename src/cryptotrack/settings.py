@@ -278,6 +278,17 @@ ALPHAVANTAGE_URL = env.str("ALPHAVANTAGE_URL", default="https://www.alphavantage
 ALPHAVANTAGE_API_KEY = env.str("ALPHAVANTAGE_API_KEY", default="")
 ALPHAVANTAGE_DAILY_QUOTA = env.int("ALPHAVANTAGE_DAILY_QUOTA", default=25)
 ALPHAVANTAGE_TIMEOUT_SECONDS = env.float("ALPHAVANTAGE_TIMEOUT_SECONDS", default=10.0)
+# The fair share of the daily quota (docs/operations.md): calls of each UTC day that only
+# the schedule and start-up may spend (a fifth of the quota, rounded up), and the forced
+# refreshes each user may make that spend a call (a fifth of the rest, at least one), so
+# that four users cannot spend what forced refreshes may use, let alone the schedule's part.
+QUOTES_SCHEDULE_RESERVED_CALLS = env.int(
+    "QUOTES_SCHEDULE_RESERVED_CALLS", default=-(-ALPHAVANTAGE_DAILY_QUOTA // 5)
+)
+QUOTES_USER_DAILY_FORCED = env.int(
+    "QUOTES_USER_DAILY_FORCED",
+    default=max(1, (ALPHAVANTAGE_DAILY_QUOTA - QUOTES_SCHEDULE_RESERVED_CALLS) // 5),
+)
 COINGECKO_URL = env.str("COINGECKO_URL", default="https://api.coingecko.com/api/v3")
 COINGECKO_API_KEY = env.str("COINGECKO_API_KEY", default="")
 COINGECKO_TIMEOUT_SECONDS = env.float("COINGECKO_TIMEOUT_SECONDS", default=10.0)
@@ -295,6 +306,11 @@ POSITIONS_HISTORY_RETENTION_DAYS = env.int("POSITIONS_HISTORY_RETENTION_DAYS", d
 QUOTES_INTERVAL_SECONDS = env.int("QUOTES_INTERVAL_SECONDS", default=3600)
 QUOTES_PAIRS = env.list("QUOTES_PAIRS", default=["BTC/USD"])
 QUOTES_PER_PAGE_ALL_MAX = env.int("QUOTES_PER_PAGE_ALL_MAX", default=1000)
+# The live feed: every this many seconds one batched CoinGecko call for the QUOTES_PAIRS
+# it prices (keyless; Alpha Vantage's free tier could never do this every minute).
+QUOTES_LIVE_INTERVAL_SECONDS = env.int("QUOTES_LIVE_INTERVAL_SECONDS", default=60)
+# Live quotes keep every point this many days, then only the last of each hour.
+QUOTES_LIVE_MINUTE_DAYS = env.int("QUOTES_LIVE_MINUTE_DAYS", default=7)
 ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
 
 # --- Celery ---------------------------------------------------------------------------

@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 from tests.conftest import STRONG_PASSWORD
-from tests.support.processes import REPO, AsgiServer
+from tests.support.processes import REPO, AsgiServer, free_port
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
+from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 
 API_KEY = "quotes-test-key"
 
@@ -68,6 +69,20 @@ def av_sim() -> Iterator[AlphaVantageSimulator]:
         yield simulator
 
 
+def nowhere_url() -> str:
+    """A loopback URL nothing listens on: every request to it is refused at once."""
+    return f"http://127.0.0.1:{free_port()}/api/v3"
+
+
+@pytest.fixture(autouse=True)
+def _fallback_unreachable(settings: Any) -> None:
+    """The fallback provider (CoinGecko) is unreachable unless a test uses ``cg_settings``:
+    an Alpha Vantage failure then answers as it would with every provider down."""
+    settings.COINGECKO_URL = nowhere_url()
+    settings.COINGECKO_API_KEY = ""
+    settings.COINGECKO_TIMEOUT_SECONDS = 2.0
+
+
 @pytest.fixture
 def av_settings(settings: Any, av_sim: AlphaVantageSimulator) -> AlphaVantageSimulator:
     """This process talks to the simulator, with the free tier's quota and a short timeout."""
@@ -76,6 +91,22 @@ def av_settings(settings: Any, av_sim: AlphaVantageSimulator) -> AlphaVantageSim
     settings.ALPHAVANTAGE_DAILY_QUOTA = 25
     settings.ALPHAVANTAGE_TIMEOUT_SECONDS = 2.0
     return av_sim
+
+
+@pytest.fixture
+def cg_sim() -> Iterator[CoinGeckoSimulator]:
+    """The CoinGecko simulator (keyless, like the public API) on a free port."""
+    with CoinGeckoSimulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def cg_settings(
+    settings: Any, av_settings: AlphaVantageSimulator, cg_sim: CoinGeckoSimulator
+) -> CoinGeckoSimulator:
+    """``av_settings`` with the fallback provider reachable: CoinGecko's simulator."""
+    settings.COINGECKO_URL = cg_sim.url
+    return cg_sim
 
 
 @pytest.fixture
@@ -93,7 +124,8 @@ def make_quotes(db: None) -> Callable[..., list[Any]]:
         end: datetime | None = None,
         step: timedelta = timedelta(minutes=1),
         rate: Callable[[int], Decimal] = lambda i: Decimal("60000") + i,
-        source: str = Quote.Source.SCHEDULED,
+        trigger: str = Quote.Trigger.SCHEDULED,
+        source: str = Quote.Source.ALPHAVANTAGE,
     ) -> list[Quote]:
         end = end or timezone.now()
         quotes = [
@@ -105,6 +137,7 @@ def make_quotes(db: None) -> Callable[..., list[Any]]:
                 ask=rate(i) + Decimal("0.5"),
                 refreshed_at=end - (n - 1 - i) * step,
                 fetched_at=end - (n - 1 - i) * step,
+                trigger=trigger,
                 source=source,
             )
             for i in range(n)
@@ -124,6 +157,8 @@ def quotes_env(live_env: dict[str, str], av_sim: AlphaVantageSimulator) -> dict[
         "ALPHAVANTAGE_API_KEY": API_KEY,
         "ALPHAVANTAGE_DAILY_QUOTA": "25",
         "ALPHAVANTAGE_TIMEOUT_SECONDS": "5",
+        "COINGECKO_URL": nowhere_url(),
+        "COINGECKO_TIMEOUT_SECONDS": "2",
         "THROTTLE_QUOTES_REFRESH": "1000/min",
         "THROTTLE_USER": "10000/min",
     }
@@ -145,15 +180,19 @@ def access_token() -> Callable[[Any], str]:
     return token
 
 
-# What a separate process runs to store a quote: the real forced-refresh service, against
-# the simulator, then prints the stored quote and the wall-clock time it was stored at.
+# What a separate process runs to store a quote: the real refresh service, against the
+# simulator, then prints the stored quote and the wall-clock time it was stored at.
 _STORE_IN_ANOTHER_PROCESS = """
 import json, sys, time, django
 django.setup()
+from django.utils import timezone
 from cryptotrack.quotes import services
+from cryptotrack.quotes.models import Quote
 from cryptotrack.quotes.pairs import Pair
 from cryptotrack.quotes.serializers import quote_payload
-result = services.force_refresh(pair=Pair(sys.argv[1], sys.argv[2]))
+result = services.refresh_quote(
+    pair=Pair(sys.argv[1], sys.argv[2]), trigger=Quote.Trigger.FORCED, fresh_after=timezone.now()
+)
 print(json.dumps({"stored_at": time.time(), "quote": quote_payload(result.quote)}))
 """
 

@@ -11,7 +11,16 @@ from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
-QUOTE_FIELDS = ["from_currency", "to_currency", "rate", "bid", "ask", "fetched_at", "refreshed_at"]
+QUOTE_FIELDS = [
+    "from_currency",
+    "to_currency",
+    "rate",
+    "bid",
+    "ask",
+    "fetched_at",
+    "refreshed_at",
+    "source",
+]
 
 
 def test_list_answers_the_envelope_newest_first_in_the_api_shape(
@@ -240,3 +249,31 @@ def test_quotes_need_a_token_and_api_keys_may_read_only(
     refused = with_key.post("/api/v1/quotes", {}, format="json")
     assert refused.status_code == 403
     assert refused.json()["code"] == "api_key_read_only"
+
+
+def test_every_quote_names_its_source_and_the_record_is_the_default_listing(
+    user_client: APIClient, make_quotes: Callable[..., list[Any]]
+) -> None:
+    from cryptotrack.quotes.models import Quote
+
+    make_quotes(3)  # Alpha Vantage's hourly record
+    make_quotes(4, source=Quote.Source.COINGECKO, step=timedelta(seconds=15))
+    make_quotes(2, source=Quote.Source.KUCOIN, pair=("ETH", "USDT"))
+
+    def sources(query: str) -> list[str]:
+        response = user_client.get(f"/api/v1/quotes?per_page=all{query}")
+        assert response.status_code == 200, response.content
+        return [quote["source"] for quote in response.json()["results"]]
+
+    assert sources("") == ["alphavantage"] * 3
+    assert sources("&source=alphavantage") == ["alphavantage"] * 3
+    assert sources("&source=coingecko") == ["coingecko"] * 4
+    assert sources("&source=kucoin&from_currency=ETH") == ["kucoin"] * 2
+    assert (
+        sorted(sources("&source=all")) == ["alphavantage"] * 3 + ["coingecko"] * 4 + ["kucoin"] * 2
+    )
+    latest = user_client.get("/api/v1/quotes/latest").json()  # the newest of any source
+    assert latest["source"] == "coingecko"
+    bad = user_client.get("/api/v1/quotes?source=bloomberg")
+    assert bad.status_code == 400
+    assert "source" in bad.json()["errors"]

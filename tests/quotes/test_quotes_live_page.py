@@ -71,10 +71,12 @@ def test_live_page_shows_the_rate_and_a_new_one_when_it_arrives(
     browser_page: Any,
     settings: Any,
 ) -> None:
+    from django.utils import timezone
     from playwright.sync_api import expect
 
+    from cryptotrack.quotes.models import Quote
     from cryptotrack.quotes.pairs import Pair
-    from cryptotrack.quotes.services import force_refresh
+    from cryptotrack.quotes.services import refresh_quote
 
     history = off_the_browser_loop(
         lambda: make_quotes(
@@ -105,7 +107,15 @@ def test_live_page_shows_the_rate_and_a_new_one_when_it_arrives(
         expect(page.locator("#chart-count")).to_have_text("40 quotes")
 
         # Another process than the server (this test) fetches and stores a quote.
-        newest = off_the_browser_loop(lambda: force_refresh(pair=Pair("BTC", "USD")).quote)
+        newest = off_the_browser_loop(
+            lambda: (
+                refresh_quote(
+                    pair=Pair("BTC", "USD"),
+                    trigger=Quote.Trigger.FORCED,
+                    fresh_after=timezone.now(),
+                ).quote
+            )
+        )
 
         expect(page.locator("#rate")).to_have_text("65,432.1234", timeout=PUSH_TIMEOUT * 1000)
         expect(page.locator("#bid")).to_have_text("65,430.5")

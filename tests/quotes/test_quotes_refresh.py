@@ -43,10 +43,11 @@ def test_forced_refresh_fetches_stores_and_answers_the_quote(
     assert quote["refreshed_at"].endswith("Z")
     assert av_settings.call_count == 1
     listed = user_client.get("/api/v1/quotes").json()["results"]
+    assert quote.pop("warning") is None  # Alpha Vantage answered: no fallback
     assert listed == [quote]
     from cryptotrack.quotes.models import Quote
 
-    assert Quote.objects.get().source == Quote.Source.FORCED
+    assert Quote.objects.get().trigger == Quote.Trigger.FORCED
 
 
 def test_refresh_of_another_pair_and_the_older_seven_field_answer(
@@ -142,12 +143,13 @@ def test_upstream_errors_answer_502_once_and_store_nothing(
 def test_a_pair_alpha_vantage_does_not_know_is_400_and_stores_nothing(
     user_client: APIClient, av_settings: AlphaVantageSimulator
 ) -> None:
-    # Alpha Vantage answers {"Error Message": "Invalid API call. ..."}: the caller's mistake.
-    response = refresh(user_client, from_currency="ZZZ", to_currency="USD")
+    # KPW is on Alpha Vantage's currency list, but it has no rate for it (nor the simulator):
+    # {"Error Message": "Invalid API call. ..."} is the caller's mistake.
+    response = refresh(user_client, from_currency="KPW", to_currency="USD")
 
     assert response.status_code == 400, response.content
     assert response.json()["code"] == "unknown_pair"
-    assert "ZZZ/USD" in response.json()["detail"]
+    assert "KPW/USD" in response.json()["detail"]
     assert av_settings.call_count == 1
     assert stored_quotes() == 0
 
@@ -216,6 +218,7 @@ def test_our_daily_quota_spent_is_503_without_calling_upstream(
     user_client: APIClient, av_settings: AlphaVantageSimulator, settings: Any
 ) -> None:
     settings.ALPHAVANTAGE_DAILY_QUOTA = 2
+    settings.QUOTES_SCHEDULE_RESERVED_CALLS = 0  # every call open to forced refreshes
 
     answers = [refresh(user_client) for _ in range(3)]
 
@@ -232,6 +235,7 @@ def test_failed_calls_count_against_the_quota_too(
     user_client: APIClient, av_settings: AlphaVantageSimulator, settings: Any
 ) -> None:
     settings.ALPHAVANTAGE_DAILY_QUOTA = 1
+    settings.QUOTES_SCHEDULE_RESERVED_CALLS = 0
     av_settings.inject_fault("error", status=500, times=1)
 
     assert refresh(user_client).status_code == 502
@@ -270,6 +274,7 @@ def test_latest_is_404_before_any_quote_then_the_newest_of_the_pair(
     make_quotes(3, pair=("ETH", "USD"))
     av_settings.set_rate("BTC", "USD", "70000")
     forced = refresh(user_client).json()
+    del forced["warning"]  # only the POST answer says whether the fallback answered
 
     latest = user_client.get("/api/v1/quotes/latest")
     eth = user_client.get("/api/v1/quotes/latest?from_currency=ETH&to_currency=USD")

@@ -24,9 +24,9 @@ def test_worker_with_beat_fetches_at_start_up_then_on_schedule_and_pushes_each_l
 
     env = {**quotes_env, "QUOTES_INTERVAL_SECONDS": "2", "QUOTES_PAIRS": "BTC/USD, ETH/USD"}
 
-    def sources(pair: tuple[str, str]) -> set[str]:
+    def triggers(pair: tuple[str, str]) -> set[str]:
         rows = Quote.objects.filter(from_currency=pair[0], to_currency=pair[1])
-        return set(rows.values_list("source", flat=True))
+        return set(rows.values_list("trigger", flat=True))
 
     with (
         AsgiServer(env) as server,
@@ -37,8 +37,8 @@ def test_worker_with_beat_fetches_at_start_up_then_on_schedule_and_pushes_each_l
         try:
             wait_until(
                 lambda: (
-                    {"startup", "scheduled"} <= sources(("BTC", "USD"))
-                    and {"startup", "scheduled"} <= sources(("ETH", "USD"))
+                    {"startup", "scheduled"} <= triggers(("BTC", "USD"))
+                    and {"startup", "scheduled"} <= triggers(("ETH", "USD"))
                 ),
                 timeout=30,
                 interval=0.2,
@@ -54,7 +54,7 @@ def test_worker_with_beat_fetches_at_start_up_then_on_schedule_and_pushes_each_l
         assert frame == quote_payload(first)
         assert arrived_at - first.fetched_at.timestamp() < PUSH_TIMEOUT
 
-    assert first.source == Quote.Source.STARTUP
+    assert first.trigger == Quote.Trigger.STARTUP
     assert first.rate > 0
     assert first.refreshed_at.tzinfo is not None
     assert av_sim.call_count == Quote.objects.count()
@@ -71,11 +71,11 @@ def test_start_up_fetch_is_skipped_when_a_quote_younger_than_the_interval_exists
     make_quotes(1, pair=("BTC", "USD"))  # just now
     make_quotes(1, pair=("ETH", "USD"), end=Quote.objects.get().fetched_at - timedelta(hours=2))
 
-    results = fetch_configured_pairs(source=Quote.Source.STARTUP)
+    results = fetch_configured_pairs(trigger=Quote.Trigger.STARTUP)
 
     assert [r.fetched for r in results] == [False, True]
     assert av_settings.call_count == 1  # only ETH/USD, whose quote was two hours old
-    assert Quote.objects.filter(source=Quote.Source.STARTUP).count() == 1
+    assert Quote.objects.filter(trigger=Quote.Trigger.STARTUP).count() == 1
 
 
 def test_a_redelivered_scheduled_tick_spends_no_call(
@@ -86,8 +86,8 @@ def test_a_redelivered_scheduled_tick_spends_no_call(
 
     settings.QUOTES_PAIRS = ["BTC/USD"]
 
-    fetch_configured_pairs(source=Quote.Source.SCHEDULED)
-    fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+    fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)
+    fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)
 
     assert av_settings.call_count == 1
     assert Quote.objects.count() == 1
@@ -99,9 +99,10 @@ def test_a_failing_pair_does_not_stop_the_others(
     from cryptotrack.quotes.models import Quote
     from cryptotrack.quotes.services import fetch_configured_pairs
 
-    settings.QUOTES_PAIRS = ["ZZZ/USD", "ETH/USD"]  # the simulator does not know ZZZ
+    # KPW is on Alpha Vantage's list but has no rate; ZZZ is not even listed (no call).
+    settings.QUOTES_PAIRS = ["KPW/USD", "ZZZ/USD", "ETH/USD"]
 
-    results = fetch_configured_pairs(source=Quote.Source.SCHEDULED)
+    results = fetch_configured_pairs(trigger=Quote.Trigger.SCHEDULED)
 
     assert [(r.quote.from_currency, r.fetched) for r in results] == [("ETH", True)]
     assert av_settings.call_count == 2

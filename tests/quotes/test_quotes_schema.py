@@ -44,7 +44,16 @@ def test_list_documents_filters_pagination_and_the_cursor(schema: dict[str, Any]
     names = {parameter["name"] for parameter in listing["parameters"]}
     envelope = resolve(schema, listing["responses"]["200"]["content"]["application/json"]["schema"])
 
-    assert {"page", "per_page", "cursor", "from_currency", "to_currency", "since", "until"} <= names
+    assert {
+        "page",
+        "per_page",
+        "cursor",
+        "source",
+        "from_currency",
+        "to_currency",
+        "since",
+        "until",
+    } <= names
     assert "next_cursor" in envelope["properties"]
     quote = resolve(schema, envelope["properties"]["results"]["items"])
     assert list(quote["properties"]) == [
@@ -55,6 +64,7 @@ def test_list_documents_filters_pagination_and_the_cursor(schema: dict[str, Any]
         "ask",
         "fetched_at",
         "refreshed_at",
+        "source",
     ]
     assert quote["properties"]["rate"]["type"] == "string"
     assert quote["properties"]["fetched_at"]["format"] == "date-time"

@@ -16,11 +16,13 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
+from cryptotrack.accounts.authentication import current_user
 from cryptotrack.core.exceptions import NotFound
 from cryptotrack.core.fields import AwareDateTimeField
 from cryptotrack.core.schema import ErrorSerializer
 from cryptotrack.core.throttling import ScopedRateThrottle
 from cryptotrack.quotes import selectors, services
+from cryptotrack.quotes.models import Quote
 from cryptotrack.quotes.pagination import QuotePagination
 from cryptotrack.quotes.pairs import (
     CURRENCY_CODE_PATTERN,
@@ -30,6 +32,7 @@ from cryptotrack.quotes.pairs import (
 )
 from cryptotrack.quotes.serializers import QuoteOutput
 
+ALL_SOURCES = "all"
 _CODE_MESSAGE = "3 to 10 uppercase letters or digits, like BTC or USD."
 
 
@@ -58,6 +61,30 @@ _PUBLIC_ERRORS = {
     ),
 }
 
+_SHARE_SPENT = OpenApiResponse(
+    ErrorSerializer,
+    description="This user's forced refreshes of the day are spent "
+    "(`forced_refresh_share_spent`); `Retry-After` says when they renew (midnight UTC). "
+    "Also the per-minute refresh throttle (`throttled`).",
+)
+
+
+class RefreshOutput(QuoteOutput):
+    """The quote a forced refresh stored, and why it is not Alpha Vantage's (the fallback)."""
+
+    warning = serializers.SerializerMethodField(
+        help_text="Null when Alpha Vantage answered; otherwise why the rate comes from the "
+        "fallback provider named in `source`."
+    )
+
+    class Meta(QuoteOutput.Meta):
+        ref_name = "QuoteRefreshed"
+        fields = [*QuoteOutput.Meta.fields, "warning"]
+
+    def get_warning(self, quote: Quote) -> str | None:
+        warning: str | None = self.context.get("warning")
+        return warning
+
 
 class QuoteListApi(APIView):
     """``GET``: the history newest first. ``POST``: fetch a quote now, store and answer it."""
@@ -78,6 +105,15 @@ class QuoteListApi(APIView):
         return throttles
 
     class FilterSerializer(serializers.Serializer[Any]):
+        # A field named like Field.source: DRF collects it as declared; only the stubs mind.
+        source = serializers.ChoiceField(  # type: ignore[assignment]
+            choices=[*Quote.Source.values, ALL_SOURCES],
+            required=False,
+            default=Quote.Source.ALPHAVANTAGE,
+            help_text="Quotes of this provider only; `all` for every one. Default: "
+            "`alphavantage`, the record kept on the schedule (the live feed stores the "
+            "others every minute).",
+        )
         from_currency = CurrencyCodeField(required=False)
         to_currency = CurrencyCodeField(required=False)
         since = AwareDateTimeField(
@@ -109,28 +145,39 @@ class QuoteListApi(APIView):
     def get(self, request: Request) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
+        params = dict(filters.validated_data)
+        if params["source"] == ALL_SOURCES:
+            params["source"] = None
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(
-            selectors.quote_list(**filters.validated_data), request, view=self
-        )
+        page = paginator.paginate_queryset(selectors.quote_list(**params), request, view=self)
         return paginator.get_paginated_response(QuoteOutput(page, many=True).data)
 
     @extend_schema(
         operation_id="quotes_refresh",
         tags=["quotes"],
         request=InputSerializer,
-        responses={201: QuoteOutput, **_PUBLIC_ERRORS},
+        responses={201: RefreshOutput, 429: _SHARE_SPENT, **_PUBLIC_ERRORS},
         description="Fetches the rate from Alpha Vantage now (BTC/USD by default), stores it "
         "and answers it. Simultaneous refreshes of a pair, from any user and any server, "
-        "share one upstream call and answer the same stored quote. A pair Alpha Vantage "
-        "does not know answers 400 `unknown_pair`.",
+        "share one upstream call and answer the same stored quote. A code that is not on "
+        "Alpha Vantage's physical or digital currency lists answers 400 `unknown_currency` "
+        "without any upstream call; a listed pair Alpha Vantage has no rate for answers 400 "
+        "`unknown_pair`. Each user may make `QUOTES_USER_DAILY_FORCED` refreshes a day that "
+        "spend an upstream call (one answered by another user's call in flight costs "
+        "nothing); part of the daily quota is kept for the schedule. When Alpha Vantage "
+        "cannot answer (quota spent, rate limited, failing) the rate comes from CoinGecko: "
+        "201 with `source` saying so and `warning` saying why; 502/503 only when CoinGecko "
+        "cannot price the pair either.",
     )
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        result = services.force_refresh(pair=Pair(data["from_currency"], data["to_currency"]))
-        return Response(QuoteOutput(result.quote).data, status=status.HTTP_201_CREATED)
+        result = services.force_refresh(
+            pair=Pair(data["from_currency"], data["to_currency"]), user_id=current_user(request).pk
+        )
+        answer = RefreshOutput(result.quote, context={"warning": result.warning})
+        return Response(answer.data, status=status.HTTP_201_CREATED)
 
 
 class LatestQuoteApi(APIView):

@@ -22,13 +22,19 @@ LATEST_CACHE_ALIAS = "live"
 
 def quote_list(
     *,
+    source: str | None = Quote.Source.ALPHAVANTAGE,
     from_currency: str | None = None,
     to_currency: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[Quote]:
-    """Quotes newest first (``fetched_at``, then ``id``), ``since <= fetched_at <= until``."""
+    """Quotes newest first (``fetched_at``, then ``id``), ``since <= fetched_at <= until``.
+
+    Of one ``source`` (Alpha Vantage's record by default), of every source with ``None``.
+    """
     quotes = Quote.objects.all()
+    if source:
+        quotes = quotes.filter(source=source)
     if from_currency:
         quotes = quotes.filter(from_currency=from_currency)
     if to_currency:
@@ -92,8 +98,10 @@ def latest_quote(*, pair: Pair) -> dict[str, Any] | None:
 
 
 def recent_quotes(*, pair: Pair, limit: int) -> list[Quote]:
-    """The ``limit`` newest quotes of ``pair``, oldest first (for a chart)."""
-    newest = quote_list(from_currency=pair.from_currency, to_currency=pair.to_currency)[:limit]
+    """The ``limit`` newest quotes of ``pair`` from any source, oldest first (for a chart)."""
+    newest = quote_list(
+        source=None, from_currency=pair.from_currency, to_currency=pair.to_currency
+    )[:limit]
     return list(reversed(list(newest)))
 
 

@@ -23,10 +23,15 @@ class QuoteOutput(serializers.ModelSerializer[Quote]):
             "ask",
             "fetched_at",
             "refreshed_at",
+            "source",
         ]
         extra_kwargs = {
+            "source": {"help_text": "The provider that gave the rate."},
             "fetched_at": {"help_text": "When cryptotrack received the quote."},
-            "refreshed_at": {"help_text": "Alpha Vantage's `Last Refreshed` time of the rate."},
+            "refreshed_at": {
+                "help_text": "The provider's time of the rate (Alpha Vantage's "
+                "`Last Refreshed`; the time of the live ticker otherwise)."
+            },
         }
 
 

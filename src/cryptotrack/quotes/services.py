@@ -4,8 +4,9 @@ The heart is :func:`refresh_quote`. Whoever wants a quote of a pair says how old
 may be (``fresh_after``). Per pair, one process at a time holds a lease (a conditional
 ``UPDATE`` on :class:`~cryptotrack.quotes.models.PairFetch`, so it works across web servers
 and workers, on PostgreSQL and SQLite, with no transaction held open during the HTTP call)
-and makes the upstream call; everybody else waits and then takes the quote it stored —
-or, if it failed, the same error. N simultaneous ``POST /api/v1/quotes`` therefore make
+and makes the upstream call; everybody else waits — woken by the holder's notification
+(:mod:`~cryptotrack.quotes.waiting`), not by polling — and then takes the quote it
+stored, or, if it failed, the same error. N simultaneous ``POST /api/v1/quotes`` therefore make
 ONE call to Alpha Vantage and answer the same stored quote; a scheduled tick that meets a
 forced refresh in flight takes its result too.
 """
@@ -17,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -27,88 +29,134 @@ from cryptotrack.core import metrics
 from cryptotrack.core.exceptions import ApplicationError, ServiceUnavailable, UpstreamFailed
 from cryptotrack.exchanges.alphavantage import ExchangeRate
 from cryptotrack.exchanges.errors import UpstreamError, UpstreamRateLimited
-from cryptotrack.quotes import budget, live, selectors, upstream
+from cryptotrack.quotes import budget, coingecko, live, selectors, upstream
 from cryptotrack.quotes.models import PairFetch, Quote
-from cryptotrack.quotes.pairs import Pair, configured_pairs
+from cryptotrack.quotes.pairs import Pair, configured_pairs, unlisted_codes
+from cryptotrack.quotes.waiting import FetchWaiter, announce_fetch_done
 
 logger = logging.getLogger(__name__)
-
-# How often a waiting request looks for the holder's result.
-WAIT_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
 class Refreshed:
-    """A quote of the pair recent enough for the caller; ``fetched`` if this call stored it."""
+    """A quote of the pair recent enough for the caller; ``fetched`` if this call stored it;
+    ``warning`` says why it is not Alpha Vantage's when it comes from the fallback."""
 
     quote: Quote
     fetched: bool
+    warning: str | None = None
 
 
-def record_quote(*, rate: ExchangeRate, source: str) -> Quote:
-    """Store an exchange rate as a quote, refresh the latest-quote cache, tell the subscribers."""
+def record_quote(
+    *,
+    pair: Pair,
+    rate: Decimal,
+    refreshed_at: datetime,
+    trigger: str,
+    source: str,
+    bid: Decimal | None = None,
+    ask: Decimal | None = None,
+) -> Quote:
+    """Store a rate as a quote, refresh the latest-quote cache, tell the subscribers."""
     quote = Quote.objects.create(
-        from_currency=rate.from_currency.upper(),
-        to_currency=rate.to_currency.upper(),
-        rate=rate.rate,
-        bid=rate.bid,
-        ask=rate.ask,
-        refreshed_at=rate.last_refreshed,
+        from_currency=pair.from_currency,
+        to_currency=pair.to_currency,
+        rate=rate,
+        bid=bid,
+        ask=ask,
+        refreshed_at=refreshed_at,
         fetched_at=timezone.now(),
+        trigger=trigger,
         source=source,
     )
     selectors.cache_latest(quote)
     live.announce(quote)
-    metrics.QUOTES_FETCHED.labels(source=source).inc()
+    metrics.QUOTES_FETCHED.labels(source=trigger).inc()
     return quote
 
 
-def refresh_quote(*, pair: Pair, source: str, fresh_after: datetime) -> Refreshed:
+def refresh_quote(
+    *, pair: Pair, trigger: str, fresh_after: datetime, forced_by: int | None = None
+) -> Refreshed:
     """A quote of ``pair`` fetched at or after ``fresh_after``; fetch one only if none exists.
 
-    If another process is fetching the pair right now, wait for it and return its quote
-    (or raise its error, when it failed after this call began). Otherwise take the lease,
-    reserve one call of today's quota and ask Alpha Vantage. Raises ServiceUnavailable
-    (503: quota spent, rate limited) or UpstreamFailed (502: any other upstream failure).
+    A code that is not on Alpha Vantage's currency lists is refused first (400
+    ``unknown_currency``): no lease, no call. If another process is fetching the pair right
+    now, wait for it and return its quote (or raise its error, when it failed after this
+    call began). Otherwise take the lease, reserve one call of today's quota — for a refresh
+    ``forced_by`` a user, within that user's share and the part not kept for the schedule —
+    and ask Alpha Vantage. Raises ServiceUnavailable (503: quota spent, rate limited),
+    UpstreamFailed (502: any other upstream failure) or a 429 (the user's share is spent).
     """
+    _refuse_unlisted_codes(pair)
     started_at = timezone.now()
     lease_seconds = settings.ALPHAVANTAGE_TIMEOUT_SECONDS + 5
     deadline = time.monotonic() + 2 * lease_seconds
     PairFetch.objects.get_or_create(from_currency=pair.from_currency, to_currency=pair.to_currency)
     token = uuid.uuid4().hex
-    while True:
-        if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
-            return outcome
-        if _acquire_lease(pair, token, seconds=lease_seconds):
-            break
-        if time.monotonic() > deadline:
-            raise ServiceUnavailable(
-                f"Another fetch of {pair} is taking too long; try again shortly.",
-                retry_after=5,
-                code="fetch_in_progress",
-            )
-        time.sleep(WAIT_POLL_SECONDS)
+    with FetchWaiter(pair) as waiter:
+        while True:
+            if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
+                return outcome
+            if _acquire_lease(pair, token, seconds=lease_seconds):
+                break
+            if (remaining := deadline - time.monotonic()) <= 0:
+                raise ServiceUnavailable(
+                    f"Another fetch of {pair} is taking too long; try again shortly.",
+                    retry_after=5,
+                    code="fetch_in_progress",
+                )
+            waiter.wait(remaining)
 
+    # Only what Alpha Vantage answered is the pair's outcome, shared with the waiters; a
+    # refusal of our own budget (this user's share, the schedule's reserve) is this caller's
+    # alone: the next waiter takes the lease and asks the budget for itself.
     failure: ApplicationError | None = None
     try:
         # The holder before us may have finished between our last look and our lease.
         if (outcome := _outcome_since(pair, fresh_after, started_at)) is not None:
             return outcome
-        quote = record_quote(rate=_fetch(pair), source=source)
+        _reserve_call(forced_by=forced_by)
+        try:
+            rate = _fetch(pair)
+        except ApplicationError as exc:
+            failure = exc
+            raise
+        quote = record_quote(
+            pair=Pair(rate.from_currency.upper(), rate.to_currency.upper()),
+            rate=rate.rate,
+            bid=rate.bid,
+            ask=rate.ask,
+            refreshed_at=rate.last_refreshed,
+            trigger=trigger,
+            source=Quote.Source.ALPHAVANTAGE,
+        )
         return Refreshed(quote=quote, fetched=True)
-    except ApplicationError as exc:
-        failure = exc
-        raise
     finally:
         _release_lease(pair, token, failure)
 
 
-def force_refresh(*, pair: Pair) -> Refreshed:
-    """``POST /api/v1/quotes``: a quote fetched after this request arrived (see refresh_quote)."""
-    return refresh_quote(pair=pair, source=Quote.Source.FORCED, fresh_after=timezone.now())
+def force_refresh(*, pair: Pair, user_id: int) -> Refreshed:
+    """``POST /api/v1/quotes``: a quote fetched after this request arrived (see refresh_quote);
+    an upstream call it makes counts against ``user_id``'s daily share.
+
+    When Alpha Vantage cannot answer — our quota spent, its rate limit, any upstream failure,
+    no key — the rate comes from CoinGecko instead, with a ``warning`` saying why; the
+    Alpha Vantage error is raised only when CoinGecko cannot price the pair either. A
+    refusal that is the caller's (a bad pair, their spent share) is raised as it is.
+    """
+    try:
+        return refresh_quote(
+            pair=pair, trigger=Quote.Trigger.FORCED, fresh_after=timezone.now(), forced_by=user_id
+        )
+    except (ServiceUnavailable, UpstreamFailed) as exc:
+        fallback = _fallback_quote(pair, because=exc)
+        if fallback is None:
+            raise
+        return fallback
 
 
-def fetch_configured_pairs(*, source: str) -> list[Refreshed]:
+def fetch_configured_pairs(*, trigger: str) -> list[Refreshed]:
     """Fetch every pair of ``QUOTES_PAIRS`` unless a recent enough quote exists.
 
     At start-up a quote younger than ``QUOTES_INTERVAL_SECONDS`` is enough (a restart does
@@ -117,30 +165,123 @@ def fetch_configured_pairs(*, source: str) -> list[Refreshed]:
     logged and does not stop the others.
     """
     interval = timedelta(seconds=settings.QUOTES_INTERVAL_SECONDS)
-    max_age = interval if source == Quote.Source.STARTUP else interval / 2
+    max_age = interval if trigger == Quote.Trigger.STARTUP else interval / 2
     results: list[Refreshed] = []
     for pair in configured_pairs():
         try:
-            result = refresh_quote(pair=pair, source=source, fresh_after=timezone.now() - max_age)
+            result = refresh_quote(pair=pair, trigger=trigger, fresh_after=timezone.now() - max_age)
         except ApplicationError as exc:
-            logger.warning("%s fetch of %s failed: %s (%s)", source, pair, exc.message, exc.code)
+            logger.warning("%s fetch of %s failed: %s (%s)", trigger, pair, exc.message, exc.code)
             continue
         if result.fetched:
-            logger.info("%s fetch of %s: %s", source, pair, result.quote.rate)
+            logger.info("%s fetch of %s: %s", trigger, pair, result.quote.rate)
         else:
-            logger.info("%s fetch of %s skipped: a recent quote exists", source, pair)
+            logger.info("%s fetch of %s skipped: a recent quote exists", trigger, pair)
         results.append(result)
     return results
+
+
+def fetch_live_quotes() -> list[Quote]:
+    """The live feed: ONE batched CoinGecko call for every pair of ``QUOTES_PAIRS`` it can
+    price, each rate stored as a ``live`` quote and pushed to the subscribers.
+
+    However many clients watch, a tick makes one call. A pair with a live quote younger than
+    half ``QUOTES_LIVE_INTERVAL_SECONDS`` (a redelivered or doubled tick) is not asked for;
+    a failing CoinGecko is logged and the next tick tries again.
+    """
+    now = timezone.now()
+    recent = now - timedelta(seconds=settings.QUOTES_LIVE_INTERVAL_SECONDS / 2)
+    fresh = {
+        Pair(f, t)
+        for f, t in Quote.objects.filter(
+            source=Quote.Source.COINGECKO, trigger=Quote.Trigger.LIVE, fetched_at__gte=recent
+        ).values_list("from_currency", "to_currency")
+    }
+    due = [pair for pair in configured_pairs() if coingecko.priceable(pair) and pair not in fresh]
+    if not due:
+        return []
+    try:
+        rates = coingecko.fetch_rates(due)
+    except UpstreamError as exc:
+        logger.warning("live feed: CoinGecko failed: %s (%s)", exc.message, exc.kind)
+        return []
+    return [
+        record_quote(
+            pair=pair,
+            rate=rate,
+            refreshed_at=now,
+            trigger=Quote.Trigger.LIVE,
+            source=Quote.Source.COINGECKO,
+        )
+        for pair, rate in rates.items()
+    ]
 
 
 # -- internals -------------------------------------------------------------------------
 
 
-def _fetch(pair: Pair) -> ExchangeRate:
-    """One upstream call, counted against today's quota; failures as our HTTP errors."""
+def _fallback_quote(pair: Pair, *, because: ApplicationError) -> Refreshed | None:
+    """A CoinGecko quote of ``pair`` stored now, or None when CoinGecko cannot give one."""
+    if not coingecko.priceable(pair):
+        return None
+    try:
+        rate = coingecko.fetch_rates([pair]).get(pair)
+    except UpstreamError as exc:
+        logger.warning("fallback CoinGecko %s failed too: %s (%s)", pair, exc.message, exc.kind)
+        return None
+    if rate is None:
+        return None
+    now = timezone.now()
+    quote = record_quote(
+        pair=pair,
+        rate=rate,
+        refreshed_at=now,
+        trigger=Quote.Trigger.FORCED,
+        source=Quote.Source.COINGECKO,
+    )
+    warning = (
+        f"Alpha Vantage could not answer ({because.code}: {because.message}); "
+        "this rate is CoinGecko's."
+    )
+    return Refreshed(quote=quote, fetched=True, warning=warning)
+
+
+def _refuse_unlisted_codes(pair: Pair) -> None:
+    unlisted = unlisted_codes(pair)
+    if unlisted:
+        fields = {"from_currency": pair.from_currency, "to_currency": pair.to_currency}
+        raise ApplicationError(
+            f"Alpha Vantage lists no currency {' or '.join(unlisted)} (its physical and "
+            f"digital currency lists): no {pair} rate exists.",
+            code="unknown_currency",
+            extra={
+                "errors": {
+                    field: [f"{code} is not on Alpha Vantage's currency lists."]
+                    for field, code in fields.items()
+                    if code in unlisted
+                }
+            },
+        )
+
+
+def _reserve_call(*, forced_by: int | None) -> None:
+    """Count the call we are about to make against today's quota (and the user's share)."""
     if not upstream.api_key_configured():
         raise upstream.not_configured_error()
-    budget.reserve_call(provider=budget.ALPHAVANTAGE, quota=settings.ALPHAVANTAGE_DAILY_QUOTA)
+    if forced_by is None:
+        budget.reserve_call(provider=budget.ALPHAVANTAGE, quota=settings.ALPHAVANTAGE_DAILY_QUOTA)
+        return
+    budget.reserve_forced_call(
+        provider=budget.ALPHAVANTAGE,
+        user_id=forced_by,
+        quota=settings.ALPHAVANTAGE_DAILY_QUOTA,
+        schedule_reserve=settings.QUOTES_SCHEDULE_RESERVED_CALLS,
+        user_share=settings.QUOTES_USER_DAILY_FORCED,
+    )
+
+
+def _fetch(pair: Pair) -> ExchangeRate:
+    """One upstream call (already counted); failures as our HTTP errors."""
     try:
         return upstream.fetch_exchange_rate(pair)
     except UpstreamError as exc:
@@ -168,8 +309,11 @@ def _pair_filter(pair: Pair) -> Q:
 
 def _outcome_since(pair: Pair, fresh_after: datetime, started_at: datetime) -> Refreshed | None:
     """A quote fresh enough, or the error of a fetch that failed after we started waiting."""
+    # Only Alpha Vantage's quotes: they are the record the schedule keeps.
     quote = (
-        Quote.objects.filter(_pair_filter(pair), fetched_at__gte=fresh_after)
+        Quote.objects.filter(
+            _pair_filter(pair), source=Quote.Source.ALPHAVANTAGE, fetched_at__gte=fresh_after
+        )
         .order_by("-fetched_at", "-id")
         .first()
     )
@@ -198,6 +342,7 @@ def _release_lease(pair: Pair, token: str, failure: ApplicationError | None) -> 
         failed_at=timezone.now() if failure is not None else None,
         failure=_error_record(failure) if failure is not None else None,
     )
+    announce_fetch_done(pair)
 
 
 def _error_record(error: ApplicationError) -> dict[str, Any]:

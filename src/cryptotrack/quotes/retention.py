@@ -1,0 +1,35 @@
+"""Keeping a year of live quotes small: minute points for a week, hourly points after.
+
+The live feed stores one quote per pair every ``QUOTES_LIVE_INTERVAL_SECONDS`` (1,440 a day
+per pair at the default minute). Once older than ``QUOTES_LIVE_MINUTE_DAYS`` only the last
+live quote of each hour, per pair and source, is kept: a year is then ~7 * 1,440 + 358 * 24
+≈ 18,700 points per pair instead of 525,600. Alpha Vantage's hourly record and the quotes
+of forced refreshes (fallback ones included) are never thinned.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Max
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from cryptotrack.quotes.models import Quote
+
+
+def downsample_live_quotes(*, now: datetime | None = None) -> int:
+    """Delete every live quote older than the minute window but the last of its hour (per
+    pair and source); return how many were deleted. Idempotent: run it as often as you like.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.QUOTES_LIVE_MINUTE_DAYS)
+    old_live = Quote.objects.filter(trigger=Quote.Trigger.LIVE, fetched_at__lt=cutoff)
+    last_of_each_hour = (
+        old_live.annotate(hour=TruncHour("fetched_at"))
+        .values("source", "from_currency", "to_currency", "hour")
+        .annotate(last_id=Max("id"))
+        .values("last_id")
+    )
+    deleted, _ = old_live.exclude(id__in=last_of_each_hour).delete()
+    return deleted
