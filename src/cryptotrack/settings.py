@@ -12,6 +12,7 @@ Two shapes:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from datetime import timedelta
@@ -60,6 +61,18 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed; default:
+# none, so a client cannot pick its own address for the throttles. The Procfile passes the
+# same list to uvicorn's --forwarded-allow-ips. See docs/operations.md.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network ({_error})."
+        ) from None
+
 
 # --- Applications ---------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -346,7 +359,8 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cryptotrack <alerts@localhost>")
 
 # --- Security headers (production) ----------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any client.
+# uvicorn sets the scheme from it for TRUSTED_PROXIES only (--forwarded-allow-ips).
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
