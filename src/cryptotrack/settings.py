@@ -53,6 +53,28 @@ if not _secret_key or _encryption_keys == [""]:
     if _encryption_keys == [""]:
         _encryption_keys = [_local["CREDENTIALS_ENCRYPTION_KEYS"]]
 SECRET_KEY = _secret_key
+if PRODUCTION:
+    # Django's own bar (check --deploy, security.W009): SECRET_KEY signs sessions, password
+    # resets and every JWT; a guessable one lets anybody sign in as anybody.
+    _weak_key = (
+        "at least 50 characters"
+        if len(SECRET_KEY) < 50
+        else "at least 5 different characters"
+        if len(set(SECRET_KEY)) < 5
+        else "no 'django-insecure-' prefix"
+        if SECRET_KEY.startswith("django-insecure-")
+        else ""
+    )
+    if _weak_key:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must have {_weak_key} when ENVIRONMENT=production. Make one: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    if DEBUG:
+        raise ImproperlyConfigured(
+            "DEBUG must be off when ENVIRONMENT=production: it shows settings, SQL and "
+            "tracebacks to anyone who triggers an error."
+        )
 # Fernet keys, newest first: encrypt with the first, decrypt with any (MultiFernet).
 CREDENTIALS_ENCRYPTION_KEYS = fernet_keys(_encryption_keys)
 
@@ -72,7 +94,6 @@ for _proxy in TRUSTED_PROXIES:
         raise ImproperlyConfigured(
             f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network ({_error})."
         ) from None
-
 
 # --- Applications ---------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -97,6 +118,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cryptotrack.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -359,12 +381,28 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cryptotrack <alerts@localhost>")
 
 # --- Security headers (production) ----------------------------------------------------
+# `manage.py check --deploy` is clean with the production defaults. Production sits
+# behind TLS: plain-HTTP requests are redirected, browsers told to stay on HTTPS.
 # No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any client.
 # uvicorn sets the scheme from it for TRUSTED_PROXIES only (--forwarded-allow-ips).
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Health probes come over plain HTTP from inside (docker compose, load balancers).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent with every HTML page (core/csp.py): our own scripts and styles only, no inline
+# code, nothing framed, WebSockets to ourselves.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
