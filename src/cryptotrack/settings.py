@@ -353,6 +353,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat's own state file (last run times only; the schedules themselves are code and rows).
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Dispatcher ticks at DEBUG, one WARNING per broker outage (core/ticks.py).
+CELERY_BEAT_SCHEDULER = "cryptotrack.core.ticks:QuietScheduler"
 # Seconds between dispatcher ticks of the beat (the due-queue is read this often).
 DISPATCH_TICK_SECONDS = env.float("DISPATCH_TICK_SECONDS", default=1.0)
 
@@ -410,7 +412,10 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "cryptotrack.core.logging.RedactSecretsFilter"}},
+    "filters": {
+        "redact": {"()": "cryptotrack.core.logging.RedactSecretsFilter"},
+        "quiet_ticks": {"()": "cryptotrack.core.ticks.QuietTicksFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {"()": "cryptotrack.core.logging.JsonFormatter"},
@@ -419,7 +424,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["redact"],
+            "filters": ["quiet_ticks", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
