@@ -32,4 +32,4 @@ ENV PATH=/app/.venv/bin:$PATH \
 EXPOSE 8000
 
 # The Procfile's `web` line (exec: uvicorn, not the shell, receives docker stop's SIGTERM).
-CMD exec uvicorn cryptotrack.asgi:application --host 0.0.0.0 --port ${PORT:-8000} --workers ${WEB_CONCURRENCY:-2}
+CMD exec uvicorn cryptotrack.asgi:application --host 0.0.0.0 --port ${PORT:-8000} --workers ${WEB_CONCURRENCY:-2} --forwarded-allow-ips=${TRUSTED_PROXIES:-}

@@ -114,6 +114,25 @@ CELERY_QUEUE = f"cryptotrack-{RUN_ID}"
 
 
 @pytest.fixture
+def throttle_redis(settings: Any) -> Iterator[Any]:
+    """A Redis server of the test's own behind the ``default`` cache (throttle counters), for
+    tests that kill it by PID; the breaker probes it again after one second."""
+    from tests.support.processes import RedisServer
+
+    with RedisServer() as redis:
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {
+                "BACKEND": "cryptotrack.core.cache.ResilientRedisCache",
+                "LOCATION": redis.url,
+                "KEY_PREFIX": f"{RUN_ID}-{next(_test_number)}",
+                "OPTIONS": {"SOCKET_TIMEOUT": 0.25, "BREAKER_SECONDS": 1.0, "FALLBACK": "locmem"},
+            },
+        }
+        yield redis
+
+
+@pytest.fixture
 def live_database_url(transactional_db: None) -> str:
     """A URL to this test's database, for subprocesses (workers, servers) started by the test."""
     from django.db import connection

@@ -102,6 +102,8 @@ def _production_env(**overrides: str) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(50),
         "CREDENTIALS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Plain HTTP on 127.0.0.1: no TLS proxy in front to redirect to.
+        "SECURE_SSL_REDIRECT": "false",
         "LOG_LEVEL": "INFO",
         "LOG_FORMAT": "text",
         **overrides,

@@ -124,6 +124,18 @@ def prepare_database() -> None:
     _log(f"demo user ready: {DEMO_USERNAME} / {DEMO_PASSWORD}")
 
 
+def uvicorn_command(port: str) -> list[str]:
+    """uvicorn serving the app, believing forwarded headers only from TRUSTED_PROXIES
+    (uvicorn's own default trusts 127.0.0.1, where any local client can then say who it is)."""
+    from django.conf import settings
+
+    return [
+        sys.executable, "-m", "uvicorn", "cryptotrack.asgi:application",
+        "--host", os.environ.get("HOST", "127.0.0.1"), "--port", port,
+        f"--forwarded-allow-ips={','.join(settings.TRUSTED_PROXIES)}",
+    ]  # fmt: skip
+
+
 @contextmanager
 def _signals_stop(children: Children) -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
@@ -160,13 +172,7 @@ def main() -> None:
                 f"--schedule={Path(settings.VAR_DIR) / 'celerybeat-schedule'}",
             ],
         )  # fmt: skip
-        children.start(
-            "uvicorn",
-            [
-                sys.executable, "-m", "uvicorn", "cryptotrack.asgi:application",
-                "--host", os.environ.get("HOST", "127.0.0.1"), "--port", port,
-            ],
-        )  # fmt: skip
+        children.start("uvicorn", uvicorn_command(port))
         base = f"http://127.0.0.1:{port}"
         _log(
             f"cryptotrack on {base} — docs {base}/docs, live rates {base}/rates/live\n"

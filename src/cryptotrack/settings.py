@@ -12,6 +12,7 @@ Two shapes:
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 from datetime import timedelta
@@ -52,6 +53,28 @@ if not _secret_key or _encryption_keys == [""]:
     if _encryption_keys == [""]:
         _encryption_keys = [_local["CREDENTIALS_ENCRYPTION_KEYS"]]
 SECRET_KEY = _secret_key
+if PRODUCTION:
+    # Django's own bar (check --deploy, security.W009): SECRET_KEY signs sessions, password
+    # resets and every JWT; a guessable one lets anybody sign in as anybody.
+    _weak_key = (
+        "at least 50 characters"
+        if len(SECRET_KEY) < 50
+        else "at least 5 different characters"
+        if len(set(SECRET_KEY)) < 5
+        else "no 'django-insecure-' prefix"
+        if SECRET_KEY.startswith("django-insecure-")
+        else ""
+    )
+    if _weak_key:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must have {_weak_key} when ENVIRONMENT=production. Make one: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+        )
+    if DEBUG:
+        raise ImproperlyConfigured(
+            "DEBUG must be off when ENVIRONMENT=production: it shows settings, SQL and "
+            "tracebacks to anyone who triggers an error."
+        )
 # Fernet keys, newest first: encrypt with the first, decrypt with any (MultiFernet).
 CREDENTIALS_ENCRYPTION_KEYS = fernet_keys(_encryption_keys)
 
@@ -60,6 +83,17 @@ ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed; default:
+# none, so a client cannot pick its own address for the throttles. The Procfile passes the
+# same list to uvicorn's --forwarded-allow-ips. See docs/operations.md.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network ({_error})."
+        ) from None
 
 # --- Applications ---------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -86,6 +120,7 @@ MIDDLEWARE = [
     # First: every log line of the request carries its id, and every answer X-Request-ID.
     "cryptotrack.core.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "cryptotrack.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -346,6 +381,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Beat's own state file (last run times only; the schedules themselves are code and rows).
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Dispatcher ticks at DEBUG, one WARNING per broker outage (core/ticks.py).
+CELERY_BEAT_SCHEDULER = "cryptotrack.core.ticks:QuietScheduler"
 # Seconds between dispatcher ticks of the beat (the due-queue is read this often).
 DISPATCH_TICK_SECONDS = env.float("DISPATCH_TICK_SECONDS", default=1.0)
 
@@ -381,11 +418,28 @@ EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cryptotrack <alerts@localhost>")
 
 # --- Security headers (production) ----------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+# `manage.py check --deploy` is clean with the production defaults. Production sits
+# behind TLS: plain-HTTP requests are redirected, browsers told to stay on HTTPS.
+# No SECURE_PROXY_SSL_HEADER: Django would believe X-Forwarded-Proto from any client.
+# uvicorn sets the scheme from it for TRUSTED_PROXIES only (--forwarded-allow-ips).
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+# Health probes come over plain HTTP from inside (docker compose, load balancers).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=PRODUCTION)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent with every HTML page (core/csp.py): our own scripts and styles only, no inline
+# code, nothing framed, WebSockets to ourselves.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 # --- Logging --------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -396,6 +450,7 @@ LOGGING = {
     "filters": {
         "context_ids": {"()": "cryptotrack.core.logging.ContextIdsFilter"},
         "redact": {"()": "cryptotrack.core.logging.RedactSecretsFilter"},
+        "quiet_ticks": {"()": "cryptotrack.core.ticks.QuietTicksFilter"},
     },
     "formatters": {
         # context_ids: " [request=<id> task=<id>]" when the line belongs to one, else "".
@@ -406,7 +461,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "json" if LOG_FORMAT == "json" else "text",
-            "filters": ["context_ids", "redact"],
+            "filters": ["quiet_ticks", "context_ids", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

@@ -7,7 +7,7 @@ HTML pages redirect from their slashed form, and ``/`` to the API docs.
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cryptotrack.accounts import urls as accounts_urls
 from cryptotrack.alerts import urls as alerts_urls
@@ -38,7 +38,14 @@ operations = slash_optional(
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     *operations,
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # The split view serves its init script from /docs?script=, not inline (CSP).
+    path(
+        "docs",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", template_name="core/swagger_ui.html"
+        ),
+        name="docs",
+    ),
     path("docs/", RedirectView.as_view(pattern_name="docs", permanent=True)),
     path("", RedirectView.as_view(pattern_name="docs")),
     path("admin/", admin.site.urls),

@@ -78,6 +78,62 @@ def test_production_without_keys_refuses_to_start(tmp_path: Path) -> None:
     assert not (tmp_path / "secrets.env").exists()
 
 
+def _production(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python -m cryptotrack <args>`` (default: the settings probe) with production keys."""
+    from cryptography.fernet import Fernet
+
+    production = {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": "k7Qp-2vXz9_LmN4rT8sWb1YcD6fGhJ3eA5uVo0iKqRtZyX-8dLw3nPc",
+        "CREDENTIALS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "ALLOWED_HOSTS": "cryptotrack.example.com",
+        **env,
+    }
+    if not args:
+        return _settings(tmp_path, **production)
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "-m", "cryptotrack", *args],
+        env={**base, "VAR_DIR": str(tmp_path), **production},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "why"),
+    [
+        ("x", "at least 50 characters"),
+        ("short-but-varied-Key-123", "at least 50 characters"),
+        ("ab" * 40, "at least 5 different characters"),
+        ("django-insecure-" + "k7Qp2vXz9LmN4rT8sWb1YcD6fGhJ3eA5uVo0iKqRtZyXw", "django-insecure-"),
+    ],
+)
+def test_production_refuses_a_weak_secret_key(tmp_path: Path, secret_key: str, why: str) -> None:
+    result = _production(tmp_path, SECRET_KEY=secret_key)
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert why in result.stderr
+
+
+def test_production_refuses_debug(tmp_path: Path) -> None:
+    result = _production(tmp_path, DEBUG="true")
+    assert result.returncode != 0
+    assert "DEBUG must be off when ENVIRONMENT=production" in result.stderr
+
+
+def test_production_with_a_strong_key_starts(tmp_path: Path) -> None:
+    assert _loaded(_production(tmp_path))["db"] == "django.db.backends.sqlite3"
+
+
+def test_check_deploy_is_clean_in_production_settings(tmp_path: Path) -> None:
+    result = _production(tmp_path, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("keys", ["not-a-key", "c2hvcnQ=", ","])
 def test_malformed_encryption_key_is_a_clear_startup_error(tmp_path: Path, keys: str) -> None:
     result = _settings(tmp_path, SECRET_KEY="x" * 50, CREDENTIALS_ENCRYPTION_KEYS=keys)

@@ -3,13 +3,16 @@ error body and how it is answered, our daily quota, the per-user throttle, and l
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from rest_framework.test import APIClient
 from tests.quotes.conftest import API_KEY
+from tests.support.processes import AsgiServer, RedisServer
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
 
@@ -263,6 +266,28 @@ def test_refresh_is_throttled_per_user(
     assert int(throttled["Retry-After"]) >= 1
     assert bob_answer.status_code == 201
     assert reads == [200, 200, 200]  # reading is not a refresh
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_refresh_throttle_holds_while_redis_is_down(
+    user: Any,
+    quotes_env: dict[str, str],
+    access_token: Callable[[Any], str],
+    throttle_redis: RedisServer,
+) -> None:
+    env = {**quotes_env, "REDIS_URL": throttle_redis.url, "THROTTLE_QUOTES_REFRESH": "5/min"}
+    headers = {"Authorization": f"Bearer {access_token(user)}"}
+    with AsgiServer(env) as server:
+        throttle_redis.kill(signal.SIGKILL)
+
+        answers = [
+            httpx.post(f"{server.url}/api/v1/quotes", json={}, headers=headers, timeout=30)
+            for _ in range(7)
+        ]
+
+    assert [a.status_code for a in answers] == [201] * 5 + [429] * 2
+    assert int(answers[-1].headers["Retry-After"]) >= 1
 
 
 def test_latest_is_404_before_any_quote_then_the_newest_of_the_pair(

@@ -13,12 +13,13 @@ from django.http import HttpRequest
 
 from cryptotrack.accounts import lockout
 from cryptotrack.accounts.models import User
+from cryptotrack.core import proxies
 from cryptotrack.core.exceptions import ApplicationError
 
 
 def client_ip(request: HttpRequest) -> str:
-    """The address the lockout counts a sign-in against."""
-    return str(request.META.get("REMOTE_ADDR") or "0.0.0.0")  # noqa: S104
+    """The address the lockout counts a sign-in against: the throttles' client address."""
+    return proxies.client_ip(request) or "0.0.0.0"  # noqa: S104
 
 
 class LoginLocked(ApplicationError):

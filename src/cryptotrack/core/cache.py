@@ -6,8 +6,14 @@ short socket timeout; the first failure opens a breaker for ``BREAKER_SECONDS``,
 which no connection is attempted at all; then one call probes Redis again.
 
 With ``FALLBACK: "locmem"`` operations go to a per-process memory cache while the
-breaker is open (throttle counters keep counting); without it, reads miss and writes
-are dropped, so callers fall back to the database themselves.
+breaker is open; without it, reads miss and writes are dropped, so callers fall back to
+the database themselves.
+
+Django makes a cache instance per thread and, under ASGI, per request. The breaker and
+the fallback memory therefore belong to the process (one per Redis server), not to an
+instance: otherwise every request starts with a closed breaker (and waits on Redis
+again) and an empty fallback (so nothing counted there ever accumulates). The breaker
+logs one WARNING when Redis goes away and one when it answers again.
 """
 
 from __future__ import annotations
@@ -15,37 +21,94 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import redis
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
+from django_redis.exceptions import ConnectionInterrupted
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class CircuitBreaker:
-    """Open for ``seconds`` after a failure; thread-safe; ``available`` tells if calls may go."""
+# What a Redis server that is down or unreachable raises (redis-py, and django-redis's
+# wrapper around it); anything else is a bug and propagates.
+REDIS_DOWN_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionInterrupted,
+    OSError,
+)
 
-    def __init__(self, seconds: float) -> None:
+
+class CircuitBreaker:
+    """Open for ``seconds`` after a failure; thread-safe; ``available`` tells if calls may go.
+
+    It remembers whether Redis is down, so that an outage logs one line when it starts
+    and one when it ends, however many calls and probes fail in between.
+    """
+
+    def __init__(self, seconds: float, name: str = "Redis") -> None:
         self.seconds = seconds
+        self.name = name
         self._open_until = 0.0
+        self._down = False
         self._lock = threading.Lock()
 
     @property
     def available(self) -> bool:
         return time.monotonic() >= self._open_until
 
-    def trip(self) -> None:
+    @property
+    def down(self) -> bool:
+        """True from a failure until the next call that succeeds."""
+        return self._down
+
+    def trip(self, error: BaseException | None = None) -> None:
         with self._lock:
-            was_available = self.available
             self._open_until = time.monotonic() + self.seconds
-        if was_available:
-            logger.warning("Redis unavailable: cache bypassed for %.1f s", self.seconds)
+            newly_down, self._down = not self._down, True
+        if newly_down:
+            logger.warning(
+                "%s unreachable (%s): bypassed, probed again every %.1f s",
+                self.name,
+                error.__class__.__name__ if error else "no answer",
+                self.seconds,
+            )
+
+    def succeeded(self) -> None:
+        """A call went through: close the breaker (and say so, once, after an outage)."""
+        if not self._down:
+            return
+        with self._lock:
+            self._open_until = 0.0
+            back, self._down = self._down, False
+        if back:
+            logger.warning("%s reachable again", self.name)
 
     def reset(self) -> None:
+        self.succeeded()
         self._open_until = 0.0
+
+
+_breakers: dict[tuple[str, float], CircuitBreaker] = {}
+_breakers_lock = threading.Lock()
+
+
+def process_breaker(server: str, seconds: float) -> CircuitBreaker:
+    """This process's breaker for the Redis server at ``server`` (a URL)."""
+    with _breakers_lock:
+        breaker = _breakers.get((server, seconds))
+        if breaker is None:
+            # Host, port and database only: a URL may carry a password.
+            parts = urlsplit(server)
+            name = f"Redis {parts.hostname}:{parts.port or 6379}{parts.path}"
+            breaker = _breakers[(server, seconds)] = CircuitBreaker(seconds, name)
+        return breaker
 
 
 class ResilientRedisCache(BaseCache):
@@ -67,9 +130,10 @@ class ResilientRedisCache(BaseCache):
             },
         }
         self._redis = RedisCache(server, redis_params)
-        self.breaker = CircuitBreaker(breaker_seconds)
+        self.breaker = process_breaker(server, breaker_seconds)
+        # LocMemCache instances of one name share their memory: the process's fallback.
         self._fallback: BaseCache | None = (
-            LocMemCache(f"fallback-{id(self)}", params) if fallback == "locmem" else None
+            LocMemCache(f"redis-fallback:{server}", params) if fallback == "locmem" else None
         )
 
     @property
@@ -80,13 +144,30 @@ class ResilientRedisCache(BaseCache):
     def _call(self, name: str, on_failure: T, /, *args: Any, **kwargs: Any) -> T:
         if self.breaker.available:
             try:
-                return getattr(self._redis, name)(*args, **kwargs)
+                result: T = getattr(self._redis, name)(*args, **kwargs)
             except Exception as exc:
                 logger.debug("redis %s failed: %r", name, exc)
-                self.breaker.trip()
+                self.breaker.trip(exc)
+            else:
+                self.breaker.succeeded()
+                return result
         if self._fallback is not None:
             return getattr(self._fallback, name)(*args, **kwargs)
         return on_failure
+
+    def call_redis(self, operation: Callable[[redis.Redis], T], fallback: Callable[[], T]) -> T:
+        """``operation(client)`` on Redis itself (a script, a pipeline: one round trip), or
+        ``fallback()`` while Redis is down; a Redis failure trips the breaker."""
+        if self.breaker.available:
+            try:
+                result = operation(self._redis.client.get_client(write=True))
+            except REDIS_DOWN_ERRORS as exc:
+                logger.debug("redis call failed: %r", exc)
+                self.breaker.trip(exc)
+            else:
+                self.breaker.succeeded()
+                return result
+        return fallback()
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         return self._call("get", default, key, default=default, version=version)
@@ -135,8 +216,8 @@ class ResilientRedisCache(BaseCache):
         try:
             client = self._redis.client.get_client(write=True)
             ok = bool(client.ping())
-        except Exception:
-            self.breaker.trip()
+        except Exception as exc:
+            self.breaker.trip(exc)
             return False
         self.breaker.reset()
         return ok

@@ -1,7 +1,13 @@
-"""DRF throttles that read their rates from settings at request time.
+"""DRF throttles: DRF's rate strings, scopes and 429 answers; our counting and client IP.
 
-DRF's own classes copy ``DEFAULT_THROTTLE_RATES`` when imported, so a changed setting
-(a test raising the limit to drive many users from 127.0.0.1) would never reach them.
+- Rates are read from settings at request time: DRF's own classes copy
+  ``DEFAULT_THROTTLE_RATES`` when imported, so a changed setting (a test raising the limit
+  to drive many users from 127.0.0.1) would never reach them.
+- Counting is :mod:`cryptotrack.core.ratelimit`'s sliding window: one Redis round trip per
+  check, and counts that hold (per process) while Redis is down.
+- The client of an anonymous request is :func:`cryptotrack.core.proxies.client_ip`, which
+  believes ``X-Forwarded-For`` only from ``TRUSTED_PROXIES`` (DRF's ``get_ident`` believes
+  it from anyone, so a client picking a new address per request was never throttled).
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ from typing import Any
 
 from rest_framework import throttling
 from rest_framework.settings import api_settings
+
+from cryptotrack.core import ratelimit
+from cryptotrack.core.proxies import client_ip
 
 
 class _SettingsRate:
@@ -20,19 +29,45 @@ class _SettingsRate:
         return rates.get(self.scope) if self.scope else None
 
 
-class AnonRateThrottle(_SettingsRate, throttling.AnonRateThrottle):
+class _SlidingWindow(throttling.SimpleRateThrottle):
+    """Replaces DRF's history list (get, trim, set) with :func:`ratelimit.hit`."""
+
+    num_requests: int | None
+    duration: int | None
+    _wait: float | None = None
+
+    def get_ident(self, request: Any) -> str:
+        return client_ip(request)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if self.rate is None or self.num_requests is None or self.duration is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        decision = ratelimit.hit(key, limit=self.num_requests, period=self.duration)
+        self._wait = decision.wait
+        return decision.allowed
+
+    def wait(self) -> float | None:
+        return self._wait
+
+
+# DRF's class before ours: its allow_request (where a scoped throttle reads the view's
+# scope) runs first and hands over to _SlidingWindow's through super().
+class AnonRateThrottle(_SettingsRate, throttling.AnonRateThrottle, _SlidingWindow):
     """Per IP, for unauthenticated requests."""
 
 
-class UserRateThrottle(_SettingsRate, throttling.UserRateThrottle):
+class UserRateThrottle(_SettingsRate, throttling.UserRateThrottle, _SlidingWindow):
     """Per user (per IP when anonymous)."""
 
 
-class ScopedRateThrottle(_SettingsRate, throttling.ScopedRateThrottle):
+class ScopedRateThrottle(_SettingsRate, throttling.ScopedRateThrottle, _SlidingWindow):
     """Per user and the view's ``throttle_scope``."""
 
 
-class IpScopedRateThrottle(_SettingsRate, throttling.SimpleRateThrottle):
+class IpScopedRateThrottle(_SettingsRate, _SlidingWindow):
     """Per client IP and the view's ``throttle_scope`` (signup, sign-in)."""
 
     def allow_request(self, request: Any, view: Any) -> bool:
