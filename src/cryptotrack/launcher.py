@@ -104,6 +104,7 @@ def prepare_database() -> None:
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("createcachetable", verbosity=0)
+    _declare_task_queue()
 
     from cryptotrack.accounts import services
     from cryptotrack.accounts.models import User
@@ -122,6 +123,17 @@ def prepare_database() -> None:
     else:
         services.exchange_account_replace(user=user, credentials=credentials)
     _log(f"demo user ready: {DEMO_USERNAME} / {DEMO_PASSWORD}")
+
+
+def _declare_task_queue() -> None:
+    """Create the broker's queue (on the embedded default: its tables and queue row) now,
+    before the worker, its beat and the web process race to create it at once."""
+    from kombu import Queue
+
+    from cryptotrack.celery import app
+
+    with app.connection_for_write() as connection:
+        Queue(app.conf.task_default_queue, channel=connection.default_channel).declare()
 
 
 @contextmanager

@@ -287,26 +287,21 @@ ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
 
 # --- Celery ---------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
-CELERY_BROKER_DIR = VAR_DIR / "broker"
-if CELERY_BROKER_URL == "filesystem://":
-    # Every process that sends or receives tasks needs these folders; kombu makes none.
-    for _folder in ("processed", "control"):
-        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "data_folder_in": str(CELERY_BROKER_DIR),
-        "data_folder_out": str(CELERY_BROKER_DIR),
-        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
-        # Without this kombu puts its broadcast folder in the working directory.
-        "control_folder": str(CELERY_BROKER_DIR / "control"),
-        "store_processed": False,
-    }
-else:
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+if CELERY_BROKER_URL:
     # An unacked message on Redis comes back after visibility_timeout: minutes, not 1 h.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
         "global_keyprefix": env.str("CELERY_KEY_PREFIX", default=""),
     }
+else:
+    # The embedded default: a SQLite file, no server (why: core/sqlite_broker.py). Imported
+    # here, not by kombu at the first publish: SQLAlchemy loads at start, not in a request.
+    from cryptotrack.core import sqlite_broker
+
+    CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+    CELERY_BROKER_TRANSPORT = sqlite_broker.TRANSPORT
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -56,7 +56,7 @@ def test_embedded_default_generates_secrets_once_and_reuses_them(tmp_path: Path)
     assert first["keys"] == second["keys"]
     assert first["db"] == "django.db.backends.sqlite3"
     assert first["cache"] == "django.core.cache.backends.db.DatabaseCache"
-    assert first["broker"] == "filesystem://"
+    assert first["broker"] == f"sqlite:///{tmp_path / 'broker.sqlite3'}"
 
 
 def test_empty_variables_count_as_unset(tmp_path: Path) -> None:
