@@ -2,7 +2,7 @@
 the ``/_sim/`` control API.
 
 Private requests are verified as KuCoin's gateway does, in this order, each failure with
-KuCoin's exact status, code and message (../shared/upstream-samples/kucoin_error_*.json):
+KuCoin's exact status, code and message (tests/fixtures/upstream/kucoin_error_*.json):
 
 ====================================  ======  ======  =========================================
 check                                 status  code    msg
