@@ -3,18 +3,20 @@
 Starts, as child processes: the upstream simulators (KuCoin, Alpha Vantage, CoinGecko)
 unless their URL is set in the environment, a Celery worker with embedded beat, and the
 ASGI server (uvicorn). Before that it migrates the database and creates the demo user.
-Ctrl-C (or SIGTERM) stops every child. On the embedded default (nothing set) that is
+Ctrl-C, SIGTERM or SIGHUP stops every child; on Linux the children stop by themselves
+when the launcher dies, even of SIGKILL. On the embedded default (nothing set) that is
 SQLite in var/, the database cache, a server-less broker and the in-memory channel layer.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,12 @@ SIMULATORS = (
 )
 
 
+# Each of these stops the launcher and every child. A shell starts a background job
+# (`make run &`) with SIGINT ignored, and an ignored signal stays ignored unless we say.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
 def _log(message: str) -> None:
     print(f"[make run] {message}", flush=True)
 
@@ -55,7 +63,10 @@ class Children:
 
     def start(self, name: str, args: list[str], *, capture: bool = False) -> subprocess.Popen[str]:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            args, stdout=subprocess.PIPE if capture else None, text=True
+            args,
+            stdout=subprocess.PIPE if capture else None,
+            text=True,
+            preexec_fn=_stop_with_parent(os.getpid()),  # safe: the launcher runs no threads
         )
         self.processes.append((name, process))
         return process
@@ -73,6 +84,20 @@ class Children:
 
     def first_dead(self) -> str | None:
         return next((name for name, p in self.processes if p.poll() is not None), None)
+
+
+def _stop_with_parent(parent: int) -> Callable[[], None] | None:
+    """Run in a child before exec (Linux): SIGTERM to the child when the launcher dies, of
+    whatever cause, so a SIGKILLed launcher leaves no process holding its ports."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arrange() -> None:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the launcher died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
 
 
 def start_simulators(children: Children) -> None:
@@ -141,12 +166,15 @@ def _signals_stop(children: Children) -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     try:
         yield
     except KeyboardInterrupt:
         _log("stopping")
     finally:
+        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
         children.stop()
 
 

@@ -260,11 +260,16 @@ class Launcher(ManagedProcess):
     so ``stop``/``kill`` reach it by its PID (and its group) only.
     """
 
-    def __init__(self, var_dir: Path, *, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self, var_dir: Path, *, port: int | None = None, sigint_ignored: bool = False, **env: str
+    ) -> None:
         self.var_dir = var_dir
         self.port = port or free_port()
+        command = [sys.executable, "-m", "cryptotrack.launcher"]
+        if sigint_ignored:  # as a shell starts a background job: `make run &`
+            command = ["/bin/sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
         super().__init__(
-            [sys.executable, "-m", "cryptotrack.launcher"],
+            command,
             env=embedded_env(var_dir, self.port, **env),
             name=f"launcher-{self.port}",
         )
@@ -273,7 +278,7 @@ class Launcher(ManagedProcess):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 120.0) -> Self:
+    def start(self, timeout: float = 240.0) -> Self:
         super().start()
         try:
             wait_until(self.healthy, timeout=timeout, interval=0.25, what="make run's /healthz")
