@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptotrack.config import prepare_var_dir
+
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-tracker-2026"  # noqa: S105 - the documented demo account of `make run`
 DEMO_KUCOIN = ("demo-kucoin-key-0001", "demo-kucoin-secret-0001", "demo-passphrase")
@@ -180,6 +182,7 @@ def _signals_stop(children: Children) -> Iterator[None]:
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptotrack.settings")
+    prepare_var_dir()  # var/ and its generated keys, before the settings read them
     port = os.environ.get("PORT") or "8000"
     children = Children()
     with _signals_stop(children):
@@ -191,6 +194,7 @@ def main() -> None:
         # files (one per process id, see core/metrics.py) would only pile up.
         for stale in Path(settings.PROMETHEUS_MULTIPROC_DIR).glob("*.db"):
             stale.unlink(missing_ok=True)
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns
 
         children.start(
             "celery",

@@ -5,7 +5,9 @@ counts as unset. Code reads ``settings.X``, never ``os.environ``.
 
 Two shapes:
 - the embedded default (nothing set): SQLite in ``var/``, database cache, a server-less
-  Celery broker, the in-memory channel layer; keys generated once into ``var/secrets.env``;
+  Celery broker, the in-memory channel layer; keys read from ``var/secrets.env``, which
+  the entry points generate once (``config.prepare_var_dir``): importing this module
+  writes nothing and changes no environment variable;
 - production (``ENVIRONMENT=production``): PostgreSQL, Redis, explicit keys — a missing
   or malformed key stops start-up with a clear message instead of failing at first use.
 """
@@ -13,19 +15,24 @@ Two shapes:
 from __future__ import annotations
 
 import logging
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from cryptotrack.config import env_reader, fernet_keys, load_or_create_local_secrets
+from cryptotrack.config import (
+    BASE_DIR,
+    SECRETS_FILE,
+    env_reader,
+    fernet_keys,
+    read_local_secrets,
+    var_dir,
+)
 
 # Lets annotations such as ModelAdmin[User] run (django-stubs generics at runtime).
 django_stubs_ext.monkeypatch()
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = env_reader(BASE_DIR / ".env")
 
 # --- Environment ----------------------------------------------------------------------
@@ -33,7 +40,7 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="development")
 if ENVIRONMENT not in {"development", "production"}:
     raise ImproperlyConfigured("ENVIRONMENT must be 'development' or 'production'.")
 PRODUCTION = ENVIRONMENT == "production"
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = var_dir(env)
 
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
 DEBUG = env.bool("DEBUG", default=False)
@@ -47,7 +54,14 @@ if not _secret_key or _encryption_keys == [""]:
         raise ImproperlyConfigured(
             "SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS must be set when ENVIRONMENT=production."
         )
-    _local = load_or_create_local_secrets(VAR_DIR / "secrets.env")
+    # Generated once by the entry points (config.prepare_var_dir); only read here.
+    _local = read_local_secrets(VAR_DIR / SECRETS_FILE)
+    if not _local:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS are not set and {VAR_DIR / SECRETS_FILE} "
+            "does not exist yet: `make run` or any `./manage.py` command generates it once "
+            "(or set both, see .env.example)."
+        )
     _secret_key = _secret_key or _local["SECRET_KEY"]
     if _encryption_keys == [""]:
         _encryption_keys = [_local["CREDENTIALS_ENCRYPTION_KEYS"]]
@@ -184,7 +198,6 @@ USE_TZ = True
 # --- Static files (served by WhiteNoise, so /docs works with DEBUG off) ---------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing root
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -393,6 +406,3 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # (prometheus_client's multiprocess mode): all processes of a deployment must share it.
 # https://prometheus.github.io/client_python/multiprocess/
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics"))
-Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
-# prometheus_client reads the environment when a metric is created, not settings.
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR

@@ -14,6 +14,7 @@ labels with a small fixed set of values (never a user id or a symbol).
 from __future__ import annotations
 
 import hmac
+import os
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -29,9 +30,12 @@ from prometheus_client import (
 
 from cryptotrack.core.errors import json_error
 
-# prometheus_client picks per-process or multiprocess values when it is first imported;
-# pick again once settings (read here) have exported PROMETHEUS_MULTIPROC_DIR.
+# prometheus_client picks per-process or multiprocess values from PROMETHEUS_MULTIPROC_DIR
+# when it is first imported; pick again with the directory of the settings (which only read
+# it: exporting it and creating the folder is this module's business).
 if settings.PROMETHEUS_MULTIPROC_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.PROMETHEUS_MULTIPROC_DIR
+    os.makedirs(settings.PROMETHEUS_MULTIPROC_DIR, exist_ok=True)  # its files are opened here
     values.ValueClass = values.get_value_class()
 
 # -- position tracking ----------------------------------------------------------------
