@@ -21,7 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptotrack.config import prepare_var_dir
+from cryptotrack.accounts.management.commands.sim_key import SIMULATOR_URL_FILE
+from cryptotrack.config import env_reader, prepare_var_dir, var_dir
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-tracker-2026"  # noqa: S105 - the documented demo account of `make run`
@@ -36,12 +37,14 @@ class Simulator:
     path_suffix: str = ""
 
 
+KUCOIN = Simulator(
+    "cryptotrack.simulators.kucoin",
+    ("KUCOIN_SPOT_URL", "KUCOIN_FUTURES_URL"),
+    ("--key", ":".join(DEMO_KUCOIN), "--drift"),
+)
+KUCOIN_KEYS_FILE = "kucoin-simulator-keys.json"
 SIMULATORS = (
-    Simulator(
-        "cryptotrack.simulators.kucoin",
-        ("KUCOIN_SPOT_URL", "KUCOIN_FUTURES_URL"),
-        ("--key", ":".join(DEMO_KUCOIN), "--drift"),
-    ),
+    KUCOIN,
     Simulator("cryptotrack.simulators.alphavantage", ("ALPHAVANTAGE_URL",), (), "/query"),
     Simulator("cryptotrack.simulators.coingecko", ("COINGECKO_URL",), (), "/api/v3"),
 )
@@ -104,20 +107,28 @@ def _stop_with_parent(parent: int) -> Callable[[], None] | None:
 
 def start_simulators(children: Children) -> None:
     """Start each simulator whose URL the environment does not set, and point settings at it."""
+    var = var_dir(env_reader())
     for sim in SIMULATORS:
         if all(os.environ.get(var) for var in sim.env_vars):
             _log(f"{sim.module}: not started, {', '.join(sim.env_vars)} set")
             continue
+        extra: tuple[str, ...] = ()
+        if sim is KUCOIN:  # keys registered by `make sim-key` survive restarts
+            extra = ("--keys-file", str(var / KUCOIN_KEYS_FILE))
         process = children.start(
-            sim.module, [sys.executable, "-m", sim.module, "--port", "0", *sim.args], capture=True
+            sim.module,
+            [sys.executable, "-m", sim.module, "--port", "0", *sim.args, *extra],
+            capture=True,
         )
         # The simulator's first line: "<name> listening on http://127.0.0.1:PORT".
         line = process.stdout.readline().strip() if process.stdout else ""
         if "listening on " not in line:
             raise SystemExit(f"{sim.module} did not start: {line!r}")
         url = line.rsplit("listening on ", 1)[1] + sim.path_suffix
-        for var in sim.env_vars:
-            os.environ[var] = url
+        for name in sim.env_vars:
+            os.environ[name] = url
+        if sim is KUCOIN:
+            (var / SIMULATOR_URL_FILE).write_text(url, encoding="utf-8")
         _log(f"{sim.module} at {url}")
     if os.environ.get("ALPHAVANTAGE_URL", "").startswith("http://127.0.0.1"):
         os.environ.setdefault("ALPHAVANTAGE_API_KEY", "demo")
@@ -215,7 +226,8 @@ def main() -> None:
         _log(
             f"cryptotrack on {base} — docs {base}/docs, live rates {base}/rates/live\n"
             f"  try: curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' "
-            f'-d \'{{"username":"{DEMO_USERNAME}","password":"{DEMO_PASSWORD}"}}\''
+            f'-d \'{{"username":"{DEMO_USERNAME}","password":"{DEMO_PASSWORD}"}}\'\n'
+            "  a simulator KuCoin key for a new user: `make sim-key` (in another terminal)"
         )
         while (dead := children.first_dead()) is None:
             time.sleep(0.5)

@@ -41,6 +41,7 @@ from cryptotrack.simulators.common import (
     add_fault_routes,
     json_handler,
 )
+from cryptotrack.simulators.kucoin.keystore import KeyStore
 from cryptotrack.simulators.kucoin.ratelimit import RateLimiter
 from cryptotrack.simulators.kucoin.state import (
     SimKey,
@@ -119,8 +120,10 @@ class KucoinSimApp:
         drift: float = 0.0,
         drift_interval: float = 1.0,
         seed: int | None = None,
+        key_store: KeyStore | None = None,
     ) -> None:
         self.state = SimulatorState(clock_offset_ms=clock_offset_ms)
+        self.key_store = key_store
         self.limiter = RateLimiter(rate_limit, window_seconds=rate_limit_window)
         self.faults = FaultInjector(error_body=_error_body)
         self.requests = RequestCounter()
@@ -238,6 +241,8 @@ class KucoinSimApp:
         self.faults.clear()
         self.requests.reset()
         self.configure(dict(self._initial_config))
+        if self.key_store is not None:
+            self.key_store.clear()
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
         """Apply ``/_sim/config`` settings; unknown names are a ValueError."""
@@ -280,6 +285,24 @@ class KucoinSimApp:
             "drift_interval": self.drift_interval,
         }
 
+    def register_key(self, body: dict[str, Any]) -> SimKey:
+        """A ``POST /_sim/keys`` body: create the key (with demo holdings when ``demo``),
+        and remember it in the key store, if any."""
+        key = self.state.add_key(
+            str(require(body, "api_key")),
+            str(require(body, "api_secret")),
+            str(require(body, "api_passphrase")),
+            permissions=body.get("permissions") or ("General", "Futures"),
+            ip_whitelist=body.get("ip_whitelist"),
+            key_version=str(body.get("key_version", "2")),
+            remark=str(body.get("remark", "")),
+        )
+        if body.get("demo"):
+            self.state.add_demo_holdings(key.api_key)
+        if self.key_store is not None:
+            self.key_store.save(body)
+        return key
+
     def _add_control_routes(self, app: web.Application) -> None:
         state = self.state
         p = CONTROL_PREFIX
@@ -298,21 +321,12 @@ class KucoinSimApp:
             return self.configure(body) if request.method == "POST" else self.config()
 
         def add_key(body: dict[str, Any], request: web.Request) -> Any:
-            key = state.add_key(
-                str(require(body, "api_key")),
-                str(require(body, "api_secret")),
-                str(require(body, "api_passphrase")),
-                permissions=body.get("permissions") or ("General", "Futures"),
-                ip_whitelist=body.get("ip_whitelist"),
-                key_version=str(body.get("key_version", "2")),
-                remark=str(body.get("remark", "")),
-            )
-            if body.get("demo"):
-                state.add_demo_holdings(key.api_key)
-            return key.summary()
+            return self.register_key(body).summary()
 
         def remove_key(body: dict[str, Any], request: web.Request) -> Any:
             state.remove_key(request.match_info["api_key"])
+            if self.key_store is not None:
+                self.key_store.remove(request.match_info["api_key"])
             return None
 
         def list_positions(body: dict[str, Any], request: web.Request) -> Any:
