@@ -22,8 +22,8 @@ RUN uv sync --frozen --no-dev
 
 # A non-root user; it may write only var/ (static files root, beat's state file).
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app cryptotrack \
-    && mkdir -p /app/var \
-    && chown cryptotrack /app/var
+    && mkdir -p /app/var/static \
+    && chown -R cryptotrack /app/var
 USER cryptotrack
 
 ENV PATH=/app/.venv/bin:$PATH \

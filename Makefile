@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: help install run test lint typecheck migrations-check pytest bench format newman postman
+.PHONY: help install run sim-key manage test lint typecheck migrations-check pytest bench format newman postman
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -14,6 +14,12 @@ install:  ## create .venv with the locked dependencies
 
 run: install  ## serve the whole service on the embedded default (SQLite, no Redis, simulators)
 	@PORT=$(PORT) $(PY) -m cryptotrack.launcher
+
+sim-key: install  ## register a new KuCoin key with the running `make run`'s simulator and print it
+	@$(PY) -m cryptotrack sim_key
+
+manage: install  ## Django's manage.py without activating .venv: make manage ARGS="createsuperuser"
+	@$(PY) -m cryptotrack $(ARGS)
 
 test: install  ## lint, type-check, check migrations and run the whole suite on PostgreSQL + Redis
 	@./scripts/with-services.sh $(MAKE) --no-print-directory lint typecheck migrations-check pytest

@@ -1,7 +1,7 @@
 """Benchmark: one alert check over a million active alerts on PostgreSQL, 1 % of them crossed.
 
     ./scripts/with-services.sh .venv/bin/python -m bench alerts_check -- \
-        [--alerts 1000000] [--cross 0.01] [--users 10000] [--broker redis|filesystem]
+        [--alerts 1000000] [--cross 0.01] [--users 10000] [--broker redis|sqlite]
 
 Creates a scratch PostgreSQL database (dropped at the end), migrates it, COPYs the users
 and alerts in (spread over 10 coins x 3 vs-currencies, targets scattered around the
@@ -9,9 +9,10 @@ simulator's prices, ``--cross`` of them already crossed), VACUUM ANALYZEs, then 
 ``check_alerts()`` exactly as the beat task runs it: the distinct-pairs scan, the one
 CoinGecko request (an in-process simulator over loopback), the claiming UPDATEs with
 their outbox rows, and the queueing of the email tasks (``send_alert_notifications``,
-50 emails per task) on the Redis broker (default, ``REDIS_URL``) or a filesystem broker
-in a temporary folder. A second check (nothing left to cross) is timed too. No worker
-runs: the queued tasks are counted, then deleted with the database.
+50 emails per task) on the Redis broker (default, ``REDIS_URL``) or the embedded
+default's SQLite broker in a temporary folder. A second check (nothing left to cross)
+is timed too. No worker runs: the queued tasks are counted, then deleted with the
+database.
 
 Loopback only; bounded by its inputs; stops (and cleans up) by itself.
 """
@@ -26,6 +27,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -50,7 +52,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--alerts", type=int, default=1_000_000)
     parser.add_argument("--cross", type=float, default=0.01, help="share already crossed")
     parser.add_argument("--users", type=int, default=10_000)
-    parser.add_argument("--broker", choices=["redis", "filesystem"], default="redis")
+    parser.add_argument("--broker", choices=["redis", "sqlite"], default="redis")
     parser.add_argument("--seed", type=int, default=6)
     return parser.parse_args(argv)
 
@@ -143,10 +145,17 @@ def warm_up(queue: str, prices: dict[tuple[str, str], Decimal]) -> None:
     app.send_task("bench.warm_up", queue=f"{queue}-warm-up")
 
 
-def queued_messages(broker: str, queue: str, folder: Path | None) -> int:
-    if broker == "filesystem":
-        assert folder is not None
-        return sum(1 for path in folder.iterdir() if path.suffix == ".msg")
+def queued_messages(broker: str, queue: str, var_dir: Path) -> int:
+    if broker == "sqlite":
+        import sqlite3
+
+        with closing(sqlite3.connect(var_dir / "broker.sqlite3")) as db:
+            (count,) = db.execute(
+                "SELECT count(*) FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id"
+                " WHERE q.name = ? AND m.visible",
+                (queue,),
+            ).fetchone()
+        return int(count)
     import redis
 
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
@@ -168,12 +177,10 @@ def main(argv: list[str]) -> None:
     if not base_url.startswith("postgres"):
         sys.exit("needs DATABASE_URL (PostgreSQL): run it through ./scripts/with-services.sh")
     if args.broker == "redis" and not os.environ.get("REDIS_URL"):
-        sys.exit("--broker redis needs REDIS_URL (or use --broker filesystem)")
+        sys.exit("--broker redis needs REDIS_URL (or use --broker sqlite)")
     name = f"cryptotrack_bench_alerts_{os.getpid()}"
     queue = f"bench-alerts-{os.getpid()}"
     var_dir = Path(tempfile.mkdtemp(prefix="bench-alerts-"))
-    broker_dir = var_dir / "broker"
-    broker_dir.mkdir()
     admin_sql(base_url, f'CREATE DATABASE "{name}"')
     try:
         os.environ.update(
@@ -186,8 +193,9 @@ def main(argv: list[str]) -> None:
                 "LOG_LEVEL": "WARNING",
             }
         )
-        if args.broker == "filesystem":
-            os.environ["CELERY_BROKER_URL"] = "filesystem://"
+        if args.broker == "sqlite":
+            # The embedded default's broker (in VAR_DIR): neither variable may name Redis.
+            os.environ.update({"CELERY_BROKER_URL": "", "REDIS_URL": ""})
         from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 
         with CoinGeckoSimulator() as sim:
@@ -219,7 +227,7 @@ def main(argv: list[str]) -> None:
             )
 
             sim.reset_stats()
-            before = queued_messages(args.broker, queue, broker_dir)
+            before = queued_messages(args.broker, queue, var_dir)
             enqueue_seconds = 0.0
 
             def enqueue(batch: list[int]) -> None:  # the real one, timed
@@ -250,7 +258,7 @@ def main(argv: list[str]) -> None:
             )
             triggered = Alert.objects.filter(status=Alert.Status.TRIGGERED).count()
             outbox = AlertNotification.objects.count()
-            messages = queued_messages(args.broker, queue, broker_dir) - before
+            messages = queued_messages(args.broker, queue, var_dir) - before
             print(f"verify: triggered={triggered} outbox={outbox} queued messages={messages}")
             ok = triggered == outbox == expected == report.triggered
             ok = ok and messages == report.batches and elapsed < 2.0

@@ -16,3 +16,5 @@ if [ ! -x .tools/uv/bin/uv ]; then
 fi
 # --frozen: exactly what uv.lock says; the project itself is installed editable.
 UV_PYTHON="$PYTHON" .tools/uv/bin/uv sync --frozen --quiet "$@"
+# The embedded default's generated keys (var/secrets.env), which settings only read.
+.venv/bin/python -c 'from cryptotrack.config import prepare_var_dir; prepare_var_dir()'

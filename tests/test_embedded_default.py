@@ -6,17 +6,13 @@ drives it over HTTP only, as a newcomer would with curl.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.processes import REPO, free_port, wait_until
+from tests.support.processes import REPO, Launcher, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -24,44 +20,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     var_dir = tmp_path_factory.mktemp("var")
-    port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST", "DATABASE_URL", "REDIS_URL", "CELERY_", "KUCOIN_"))
-        and key
-        not in {"ALPHAVANTAGE_URL", "COINGECKO_URL", "SECRET_KEY", "CREDENTIALS_ENCRYPTION_KEYS"}
-    }
-    env |= {"VAR_DIR": str(var_dir), "PORT": str(port), "TRACKING_INTERVAL_SECONDS": "3"}
-    log = (var_dir / "launcher.log").open("wb")
-    launcher = subprocess.Popen(
-        [sys.executable, "-m", "cryptotrack.launcher"],
-        env=env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if launcher.poll() is not None:
-            raise AssertionError((var_dir / "launcher.log").read_text())
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
+    launcher = Launcher(var_dir, TRACKING_INTERVAL_SECONDS="3").start(timeout=90)
     try:
-        wait_until(up, timeout=90, what="make run to answer /healthz")
-        yield base
+        yield launcher.url
     finally:
-        launcher.send_signal(signal.SIGTERM)
-        try:
-            launcher.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(launcher.pid, signal.SIGKILL)
+        launcher.stop(timeout=30)
         assert Path(var_dir, "db.sqlite3").exists()
+        assert Path(var_dir, "broker.sqlite3").exists()
         assert not (REPO / "control").exists(), "the broker wrote into the working directory"
 
 

@@ -1,4 +1,5 @@
-"""Helpers that settings.py uses to read its environment; nothing here imports Django."""
+"""Reading the environment for settings.py (which only reads), and the one place that
+writes the embedded default's generated keys; nothing here imports Django's settings."""
 
 from __future__ import annotations
 
@@ -11,47 +12,61 @@ from pathlib import Path
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import dotenv_values
 
 logger = logging.getLogger("cryptotrack.config")
 
 
-def env_reader(dotenv: Path) -> environ.Env:
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+SECRETS_FILE = "secrets.env"
+_GENERATED = ("SECRET_KEY", "CREDENTIALS_ENCRYPTION_KEYS")
+
+
+def env_reader(dotenv: Path = BASE_DIR / ".env") -> environ.Env:
     """An ``environ.Env`` over the process environment plus ``.env``, empty values unset.
 
     Variables already in the environment win over ``.env``. An empty value counts as
     unset everywhere (``DATABASE_URL=`` means the SQLite default), as the docs promise.
+    Reads only: nothing is written and ``os.environ`` is left as it is.
     """
-    values = dict(os.environ)
-    if dotenv.is_file():
-        for key, value in _parse_env_file(dotenv).items():
-            values.setdefault(key, value)
+    values = {**dotenv_values(dotenv), **os.environ} if dotenv.is_file() else dict(os.environ)
     env = environ.Env()
-    env.ENVIRON = {key: value for key, value in values.items() if value != ""}
+    env.ENVIRON = {key: value for key, value in values.items() if value}
     return env
 
 
-def _parse_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
+def var_dir(env: environ.Env) -> Path:
+    """Where runtime files live (``VAR_DIR``, default ``var/`` in the project)."""
+    return Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 
-def load_or_create_local_secrets(path: Path) -> dict[str, str]:
-    """Read ``SECRET_KEY`` and one Fernet key from ``path``, creating it (0600) the first time.
+def read_local_secrets(path: Path) -> dict[str, str]:
+    """The generated keys of the embedded default (see ``prepare_var_dir``), or {}."""
+    if not path.is_file():
+        return {}
+    stored = {key: value for key, value in dotenv_values(path).items() if value}
+    return stored if all(stored.get(key) for key in _GENERATED) else {}
 
-    For the embedded default only: tokens and stored ciphertexts survive restarts without
-    anyone having to invent keys. Production sets both variables and never comes here.
+
+def prepare_var_dir() -> None:
+    """On the embedded default: create ``VAR_DIR`` and, unless the environment (or ``.env``)
+    sets both keys, generate ``SECRET_KEY`` and a Fernet key once into
+    ``VAR_DIR/secrets.env`` (0600), so tokens and stored ciphertexts survive restarts
+    without anyone having to invent keys.
+
+    Called by the entry points (``make install``, ``make run``'s launcher,
+    ``python -m cryptotrack`` / ``manage.py``) before Django loads the settings, which
+    only read the file. Does nothing in production.
     """
-    if path.is_file():
-        stored = _parse_env_file(path)
-        if stored.get("SECRET_KEY") and stored.get("CREDENTIALS_ENCRYPTION_KEYS"):
-            return stored
-    path.parent.mkdir(parents=True, exist_ok=True)
+    env = env_reader()
+    if env.str("ENVIRONMENT", default="development") == "production":
+        return
+    var_dir(env).mkdir(parents=True, exist_ok=True)
+    if all(env.str(key, default="") for key in _GENERATED):
+        return
+    path = var_dir(env) / SECRETS_FILE
+    if read_local_secrets(path):
+        return
     generated = {
         "SECRET_KEY": secrets.token_urlsafe(50),
         "CREDENTIALS_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
@@ -65,7 +80,6 @@ def load_or_create_local_secrets(path: Path) -> dict[str, str]:
         "Set both explicitly in production.",
         path,
     )
-    return generated
 
 
 def fernet_keys(raw_keys: list[str]) -> list[str]:

@@ -3,21 +3,26 @@
 Starts, as child processes: the upstream simulators (KuCoin, Alpha Vantage, CoinGecko)
 unless their URL is set in the environment, a Celery worker with embedded beat, and the
 ASGI server (uvicorn). Before that it migrates the database and creates the demo user.
-Ctrl-C (or SIGTERM) stops every child. On the embedded default (nothing set) that is
+Ctrl-C, SIGTERM or SIGHUP stops every child; on Linux the children stop by themselves
+when the launcher dies, even of SIGKILL. On the embedded default (nothing set) that is
 SQLite in var/, the database cache, a server-less broker and the in-memory channel layer.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptotrack.accounts.management.commands.sim_key import SIMULATOR_URL_FILE
+from cryptotrack.config import env_reader, prepare_var_dir, var_dir
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-tracker-2026"  # noqa: S105 - the documented demo account of `make run`
@@ -32,15 +37,23 @@ class Simulator:
     path_suffix: str = ""
 
 
+KUCOIN = Simulator(
+    "cryptotrack.simulators.kucoin",
+    ("KUCOIN_SPOT_URL", "KUCOIN_FUTURES_URL"),
+    ("--key", ":".join(DEMO_KUCOIN), "--drift"),
+)
+KUCOIN_KEYS_FILE = "kucoin-simulator-keys.json"
 SIMULATORS = (
-    Simulator(
-        "cryptotrack.simulators.kucoin",
-        ("KUCOIN_SPOT_URL", "KUCOIN_FUTURES_URL"),
-        ("--key", ":".join(DEMO_KUCOIN), "--drift"),
-    ),
+    KUCOIN,
     Simulator("cryptotrack.simulators.alphavantage", ("ALPHAVANTAGE_URL",), (), "/query"),
     Simulator("cryptotrack.simulators.coingecko", ("COINGECKO_URL",), (), "/api/v3"),
 )
+
+
+# Each of these stops the launcher and every child. A shell starts a background job
+# (`make run &`) with SIGINT ignored, and an ignored signal stays ignored unless we say.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def _log(message: str) -> None:
@@ -55,7 +68,10 @@ class Children:
 
     def start(self, name: str, args: list[str], *, capture: bool = False) -> subprocess.Popen[str]:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
-            args, stdout=subprocess.PIPE if capture else None, text=True
+            args,
+            stdout=subprocess.PIPE if capture else None,
+            text=True,
+            preexec_fn=_stop_with_parent(os.getpid()),  # safe: the launcher runs no threads
         )
         self.processes.append((name, process))
         return process
@@ -75,22 +91,44 @@ class Children:
         return next((name for name, p in self.processes if p.poll() is not None), None)
 
 
+def _stop_with_parent(parent: int) -> Callable[[], None] | None:
+    """Run in a child before exec (Linux): SIGTERM to the child when the launcher dies, of
+    whatever cause, so a SIGKILLed launcher leaves no process holding its ports."""
+    if not sys.platform.startswith("linux"):
+        return None
+
+    def arrange() -> None:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the launcher died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
 def start_simulators(children: Children) -> None:
     """Start each simulator whose URL the environment does not set, and point settings at it."""
+    var = var_dir(env_reader())
     for sim in SIMULATORS:
         if all(os.environ.get(var) for var in sim.env_vars):
             _log(f"{sim.module}: not started, {', '.join(sim.env_vars)} set")
             continue
+        extra: tuple[str, ...] = ()
+        if sim is KUCOIN:  # keys registered by `make sim-key` survive restarts
+            extra = ("--keys-file", str(var / KUCOIN_KEYS_FILE))
         process = children.start(
-            sim.module, [sys.executable, "-m", sim.module, "--port", "0", *sim.args], capture=True
+            sim.module,
+            [sys.executable, "-m", sim.module, "--port", "0", *sim.args, *extra],
+            capture=True,
         )
         # The simulator's first line: "<name> listening on http://127.0.0.1:PORT".
         line = process.stdout.readline().strip() if process.stdout else ""
         if "listening on " not in line:
             raise SystemExit(f"{sim.module} did not start: {line!r}")
         url = line.rsplit("listening on ", 1)[1] + sim.path_suffix
-        for var in sim.env_vars:
-            os.environ[var] = url
+        for name in sim.env_vars:
+            os.environ[name] = url
+        if sim is KUCOIN:
+            (var / SIMULATOR_URL_FILE).write_text(url, encoding="utf-8")
         _log(f"{sim.module} at {url}")
     if os.environ.get("ALPHAVANTAGE_URL", "").startswith("http://127.0.0.1"):
         os.environ.setdefault("ALPHAVANTAGE_API_KEY", "demo")
@@ -104,6 +142,7 @@ def prepare_database() -> None:
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("createcachetable", verbosity=0)
+    _declare_task_queue()
 
     from cryptotrack.accounts import services
     from cryptotrack.accounts.models import User
@@ -136,22 +175,37 @@ def uvicorn_command(port: str) -> list[str]:
     ]  # fmt: skip
 
 
+def _declare_task_queue() -> None:
+    """Create the broker's queue (on the embedded default: its tables and queue row) now,
+    before the worker, its beat and the web process race to create it at once."""
+    from kombu import Queue
+
+    from cryptotrack.celery import app
+
+    with app.connection_for_write() as connection:
+        Queue(app.conf.task_default_queue, channel=connection.default_channel).declare()
+
+
 @contextmanager
 def _signals_stop(children: Children) -> Iterator[None]:
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, stop)
     try:
         yield
     except KeyboardInterrupt:
         _log("stopping")
     finally:
+        for signum in STOP_SIGNALS:  # a second Ctrl-C must not cut the stop short
+            signal.signal(signum, signal.SIG_IGN)
         children.stop()
 
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptotrack.settings")
+    prepare_var_dir()  # var/ and its generated keys, before the settings read them
     port = os.environ.get("PORT") or "8000"
     children = Children()
     with _signals_stop(children):
@@ -163,6 +217,7 @@ def main() -> None:
         # files (one per process id, see core/metrics.py) would only pile up.
         for stale in Path(settings.PROMETHEUS_MULTIPROC_DIR).glob("*.db"):
             stale.unlink(missing_ok=True)
+        Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # WhiteNoise warns
 
         children.start(
             "celery",
@@ -177,7 +232,8 @@ def main() -> None:
         _log(
             f"cryptotrack on {base} — docs {base}/docs, live rates {base}/rates/live\n"
             f"  try: curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' "
-            f'-d \'{{"username":"{DEMO_USERNAME}","password":"{DEMO_PASSWORD}"}}\''
+            f'-d \'{{"username":"{DEMO_USERNAME}","password":"{DEMO_PASSWORD}"}}\'\n'
+            "  a simulator KuCoin key for a new user: `make sim-key` (in another terminal)"
         )
         while (dead := children.first_dead()) is None:
             time.sleep(0.5)

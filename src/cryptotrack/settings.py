@@ -5,7 +5,9 @@ counts as unset. Code reads ``settings.X``, never ``os.environ``.
 
 Two shapes:
 - the embedded default (nothing set): SQLite in ``var/``, database cache, a server-less
-  Celery broker, the in-memory channel layer; keys generated once into ``var/secrets.env``;
+  Celery broker, the in-memory channel layer; keys read from ``var/secrets.env``, which
+  the entry points generate once (``config.prepare_var_dir``): importing this module
+  writes nothing and changes no environment variable;
 - production (``ENVIRONMENT=production``): PostgreSQL, Redis, explicit keys — a missing
   or malformed key stops start-up with a clear message instead of failing at first use.
 """
@@ -14,19 +16,24 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 from datetime import timedelta
 from pathlib import Path
 
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
-from cryptotrack.config import env_reader, fernet_keys, load_or_create_local_secrets
+from cryptotrack.config import (
+    BASE_DIR,
+    SECRETS_FILE,
+    env_reader,
+    fernet_keys,
+    read_local_secrets,
+    var_dir,
+)
 
 # Lets annotations such as ModelAdmin[User] run (django-stubs generics at runtime).
 django_stubs_ext.monkeypatch()
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = env_reader(BASE_DIR / ".env")
 
 # --- Environment ----------------------------------------------------------------------
@@ -34,7 +41,7 @@ ENVIRONMENT = env.str("ENVIRONMENT", default="development")
 if ENVIRONMENT not in {"development", "production"}:
     raise ImproperlyConfigured("ENVIRONMENT must be 'development' or 'production'.")
 PRODUCTION = ENVIRONMENT == "production"
-VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = var_dir(env)
 
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
 DEBUG = env.bool("DEBUG", default=False)
@@ -48,7 +55,14 @@ if not _secret_key or _encryption_keys == [""]:
         raise ImproperlyConfigured(
             "SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS must be set when ENVIRONMENT=production."
         )
-    _local = load_or_create_local_secrets(VAR_DIR / "secrets.env")
+    # Generated once by the entry points (config.prepare_var_dir); only read here.
+    _local = read_local_secrets(VAR_DIR / SECRETS_FILE)
+    if not _local:
+        raise ImproperlyConfigured(
+            f"SECRET_KEY and CREDENTIALS_ENCRYPTION_KEYS are not set and {VAR_DIR / SECRETS_FILE} "
+            "does not exist yet: `make run` or any `./manage.py` command generates it once "
+            "(or set both, see .env.example)."
+        )
     _secret_key = _secret_key or _local["SECRET_KEY"]
     if _encryption_keys == [""]:
         _encryption_keys = [_local["CREDENTIALS_ENCRYPTION_KEYS"]]
@@ -221,7 +235,6 @@ USE_TZ = True
 # --- Static files (served by WhiteNoise, so /docs works with DEBUG off) ---------------
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on a missing root
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -350,26 +363,21 @@ ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
 
 # --- Celery ---------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "filesystem://"
-CELERY_BROKER_DIR = VAR_DIR / "broker"
-if CELERY_BROKER_URL == "filesystem://":
-    # Every process that sends or receives tasks needs these folders; kombu makes none.
-    for _folder in ("processed", "control"):
-        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
-        "data_folder_in": str(CELERY_BROKER_DIR),
-        "data_folder_out": str(CELERY_BROKER_DIR),
-        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
-        # Without this kombu puts its broadcast folder in the working directory.
-        "control_folder": str(CELERY_BROKER_DIR / "control"),
-        "store_processed": False,
-    }
-else:
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+if CELERY_BROKER_URL:
     # An unacked message on Redis comes back after visibility_timeout: minutes, not 1 h.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=300),
         "global_keyprefix": env.str("CELERY_KEY_PREFIX", default=""),
     }
+else:
+    # The embedded default: a SQLite file, no server (why: core/sqlite_broker.py). Imported
+    # here, not by kombu at the first publish: SQLAlchemy loads at start, not in a request.
+    from cryptotrack.core import sqlite_broker
+
+    CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+    CELERY_BROKER_TRANSPORT = sqlite_broker.TRANSPORT
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -492,6 +500,3 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # (prometheus_client's multiprocess mode): all processes of a deployment must share it.
 # https://prometheus.github.io/client_python/multiprocess/
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics"))
-Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
-# prometheus_client reads the environment when a metric is created, not settings.
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR

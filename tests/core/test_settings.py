@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 PROBE = (
+    "from cryptotrack.config import prepare_var_dir; prepare_var_dir(); "
     "import django, json; django.setup(); from django.conf import settings as s; "
     "print(json.dumps({'db': s.DATABASES['default']['ENGINE'], 'secret': s.SECRET_KEY, "
     "'keys': s.CREDENTIALS_ENCRYPTION_KEYS, 'cache': s.CACHES['default']['BACKEND'], "
@@ -18,23 +20,33 @@ PROBE = (
 )
 
 
-def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
+def _base_env() -> dict[str, str]:
+    return {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "CREDENTIALS_ENCRYPTION_KEYS"}
+        if key
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SECRET_KEY",
+            "CREDENTIALS_ENCRYPTION_KEYS",
+            "PROMETHEUS_MULTIPROC_DIR",
+        }
     }
+
+
+def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", PROBE],
         env={
-            **base,
+            **_base_env(),
             "DJANGO_SETTINGS_MODULE": "cryptotrack.settings",
             "VAR_DIR": str(tmp_path),
             **env,
         },
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
 
@@ -56,7 +68,47 @@ def test_embedded_default_generates_secrets_once_and_reuses_them(tmp_path: Path)
     assert first["keys"] == second["keys"]
     assert first["db"] == "django.db.backends.sqlite3"
     assert first["cache"] == "django.core.cache.backends.db.DatabaseCache"
-    assert first["broker"] == "filesystem://"
+    assert first["broker"] == f"sqlite:///{tmp_path / 'broker.sqlite3'}"
+
+
+IMPORT_AND_COMPARE = """
+import json, os
+from pathlib import Path
+var = Path(os.environ["VAR_DIR"])
+before_env, before_files = dict(os.environ), sorted(map(str, var.rglob("*")))
+from django.conf import settings
+settings.INSTALLED_APPS
+print(json.dumps({
+    "env_changed": sorted(k for k in {*before_env, *os.environ}
+                          if before_env.get(k) != os.environ.get(k)),
+    "files_added": sorted(set(map(str, var.rglob("*"))) - set(before_files)),
+}))
+"""
+
+
+def test_importing_settings_writes_nothing_and_changes_no_environment(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_AND_COMPARE],
+        env={**_base_env(), "DJANGO_SETTINGS_MODULE": "cryptotrack.settings",
+             "VAR_DIR": str(tmp_path / "empty"), "SECRET_KEY": "x" * 50,
+             "CREDENTIALS_ENCRYPTION_KEYS": Fernet.generate_key().decode()},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert _loaded(result) == {"env_changed": [], "files_added": []}
+    assert list((tmp_path / "empty").iterdir()) == []
+
+
+def test_without_keys_or_generated_file_settings_say_how_to_get_them(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; settings.SECRET_KEY"],
+        env={**_base_env(), "DJANGO_SETTINGS_MODULE": "cryptotrack.settings",
+             "VAR_DIR": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "`make run` or any `./manage.py` command generates it once" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_empty_variables_count_as_unset(tmp_path: Path) -> None:
@@ -142,8 +194,6 @@ def test_malformed_encryption_key_is_a_clear_startup_error(tmp_path: Path, keys:
 
 
 def test_key_rotation_reencrypts_under_the_newest_key(tmp_path: Path) -> None:
-    from cryptography.fernet import Fernet
-
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     token = Fernet(old.encode()).encrypt(b"api-secret").decode()
     script = (
@@ -163,7 +213,7 @@ def test_key_rotation_reencrypts_under_the_newest_key(tmp_path: Path) -> None:
         },
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
         check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -10,18 +10,18 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from cryptotrack.simulators.serving import BackgroundServer
+from tests.fixtures import UPSTREAM_SAMPLES
 
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "upstream-samples"
+SAMPLES = UPSTREAM_SAMPLES
 
 
 def sample_bytes(name: str) -> bytes:
-    """The exact bytes of ``<name>.json`` in the shared samples folder."""
+    """The exact bytes of ``<name>.json`` in the recorded samples (tests/fixtures/upstream)."""
     return (SAMPLES / f"{name}.json").read_bytes()
 
 

@@ -1,6 +1,6 @@
 """Helpers for the KuCoin client and simulator tests (no conftest: import what you use).
 
-``SAMPLES`` is the shared folder of recorded KuCoin answers beside the repository;
+``SAMPLES`` is the folder of recorded upstream answers (tests/fixtures/upstream);
 ``independent_headers`` signs a request straight from KuCoin's documented formula, without
 our client code, so the simulator's checks are tested against an independent signer.
 """
@@ -13,10 +13,11 @@ import hmac
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
-SAMPLES = Path(__file__).resolve().parents[2] / ".." / "shared" / "upstream-samples"
+from tests.fixtures import UPSTREAM_SAMPLES
+
+SAMPLES = UPSTREAM_SAMPLES
 
 API_KEY, API_SECRET, API_PASSPHRASE = "6705f5c311545b000157d3eb", "sim-secret-1", "sim-pass-1"
 OTHER_KEY, OTHER_SECRET, OTHER_PASSPHRASE = "6705f5c311545b000157ffff", "sim-secret-2", "sim-pp-2"

@@ -1,6 +1,6 @@
 """Every recorded KuCoin sample parses into what its contract promises.
 
-The registry ``CHECKS`` must name every ``kucoin_*.json`` in the shared samples folder: a new
+The registry ``CHECKS`` must name every ``kucoin_*.json`` in tests/fixtures/upstream: a new
 sample fails ``test_every_kucoin_sample_is_checked`` until someone says what it should parse to.
 """
 
@@ -208,7 +208,7 @@ CHECKS: dict[str, Callable[[str], None]] = {
 
 def test_every_kucoin_sample_is_checked():
     names = kucoin_sample_names()
-    assert len(names) >= 20, "the shared samples folder was not found"
+    assert len(names) >= 20, "tests/fixtures/upstream holds no KuCoin sample"
     assert sorted(CHECKS) == names
 
 

@@ -228,3 +228,69 @@ class AsgiServer(ManagedProcess):
             return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+# Variables a developer's shell or the test run may hold that would point `make run` away
+# from its embedded default (another database, Redis, a real upstream, fixed keys).
+_NOT_EMBEDDED = ("PYTEST", "DATABASE_URL", "REDIS_URL", "CELERY_", "KUCOIN_")
+_NOT_EMBEDDED_EXACT = {
+    "ALPHAVANTAGE_URL",
+    "COINGECKO_URL",
+    "SECRET_KEY",
+    "CREDENTIALS_ENCRYPTION_KEYS",
+    "DJANGO_SETTINGS_MODULE",
+}
+
+
+def embedded_env(var_dir: Path, port: int, **overrides: str) -> dict[str, str]:
+    """The environment of a newcomer's `make run`: nothing set but VAR_DIR and PORT."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(_NOT_EMBEDDED) and key not in _NOT_EMBEDDED_EXACT
+    }
+    env |= {"VAR_DIR": str(var_dir), "PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    return env | overrides
+
+
+class Launcher(ManagedProcess):
+    """`make run`'s launcher (``python -m cryptotrack.launcher``) on a fresh VAR_DIR and port.
+
+    ``start`` returns once ``/healthz`` answers; the launcher runs in a session of its own,
+    so ``stop``/``kill`` reach it by its PID (and its group) only.
+    """
+
+    def __init__(
+        self, var_dir: Path, *, port: int | None = None, sigint_ignored: bool = False, **env: str
+    ) -> None:
+        self.var_dir = var_dir
+        self.port = port or free_port()
+        command = [sys.executable, "-m", "cryptotrack.launcher"]
+        if sigint_ignored:  # as a shell starts a background job: `make run &`
+            command = ["/bin/sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
+        super().__init__(
+            command,
+            env=embedded_env(var_dir, self.port, **env),
+            name=f"launcher-{self.port}",
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 240.0) -> Self:
+        super().start()
+        try:
+            wait_until(self.healthy, timeout=timeout, interval=0.25, what="make run's /healthz")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def healthy(self) -> bool:
+        if not self.alive():
+            raise AssertionError(f"make run exited at start:\n{self.log()[-5000:]}")
+        try:
+            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False

@@ -1,7 +1,7 @@
 """KuCoin's error codes mapped onto the shared upstream error types.
 
 KuCoin answers every failure as ``{"code": "<6 digits>", "msg": "..."}`` with an HTTP status
-(see ../shared/upstream-samples/kucoin_error_*.json and
+(see tests/fixtures/upstream/kucoin_error_*.json and
 https://www.kucoin.com/docs-new/error-code). Callers act on the exception class; ``code``
 keeps KuCoin's own code for logs and per-user status.
 """

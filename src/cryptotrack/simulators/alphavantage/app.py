@@ -21,7 +21,7 @@ from cryptotrack.simulators.faults import FaultInjector, add_fault_routes
 QUERY_PATH = "/query"
 SUPPORTED_FUNCTION = "CURRENCY_EXCHANGE_RATE"
 
-# Verbatim texts of the recorded samples (../shared/upstream-samples/alphavantage_*.json).
+# Verbatim texts of the recorded samples (tests/fixtures/upstream/alphavantage_*.json).
 INVALID_CALL = (
     "Invalid API call. Please retry or visit the documentation "
     "(https://www.alphavantage.co/documentation/) for {function}."

@@ -29,7 +29,7 @@ PRO_HEADER = "x-cg-pro-api-key"
 DEMO_PARAM = "x_cg_demo_api_key"
 PRO_PARAM = "x_cg_pro_api_key"
 
-# Verbatim body of ../shared/upstream-samples/coingecko_rate_limit_429.json.
+# Verbatim body of tests/fixtures/upstream/coingecko_rate_limit_429.json.
 RATE_LIMIT_BODY = {
     "status": {
         "error_code": 429,

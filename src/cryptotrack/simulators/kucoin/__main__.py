@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
+from cryptotrack.simulators.kucoin.keystore import KeyStore
 from cryptotrack.simulators.serving import serve_forever
 
 
@@ -54,6 +56,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="move mark prices randomly (relative std-dev per tick, default 0.0005)",
     )
     parser.add_argument("--drift-interval", type=float, default=1.0)
+    parser.add_argument(
+        "--keys-file",
+        type=Path,
+        default=None,
+        help="keep keys registered through /_sim/keys in this JSON file, and register "
+        "them again at start (make run: var/kucoin-simulator-keys.json)",
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--no-uvloop", action="store_true")
     return parser.parse_args(argv)
@@ -69,7 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         drift=args.drift,
         drift_interval=args.drift_interval,
         seed=args.seed,
+        key_store=KeyStore(args.keys_file) if args.keys_file else None,
     )
+    if sim.key_store is not None:
+        for body in sim.key_store.load():
+            sim.register_key(body)
     permissions = [p.strip() for p in args.permissions.split(",") if p.strip()]
     for api_key, secret, passphrase in args.key:
         sim.state.add_key(api_key, secret, passphrase, permissions=permissions)

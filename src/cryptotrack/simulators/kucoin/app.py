@@ -2,7 +2,7 @@
 the ``/_sim/`` control API.
 
 Private requests are verified as KuCoin's gateway does, in this order, each failure with
-KuCoin's exact status, code and message (../shared/upstream-samples/kucoin_error_*.json):
+KuCoin's exact status, code and message (tests/fixtures/upstream/kucoin_error_*.json):
 
 ====================================  ======  ======  =========================================
 check                                 status  code    msg
@@ -38,6 +38,7 @@ from cryptotrack.simulators.control import CONTROL_PREFIX, json_handler, parse_d
 from cryptotrack.simulators.counting import RequestCounter
 from cryptotrack.simulators.faults import FaultInjector, add_fault_routes
 from cryptotrack.simulators.kucoin.keys import SimKey, sign_b64
+from cryptotrack.simulators.kucoin.keystore import KeyStore
 from cryptotrack.simulators.kucoin.ratelimit import RateLimiter
 from cryptotrack.simulators.kucoin.state import SimulatorState
 
@@ -110,8 +111,10 @@ class KucoinSimApp:
         drift: float = 0.0,
         drift_interval: float = 1.0,
         seed: int | None = None,
+        key_store: KeyStore | None = None,
     ) -> None:
         self.state = SimulatorState(clock_offset_ms=clock_offset_ms)
+        self.key_store = key_store
         self.limiter = RateLimiter(rate_limit, window_seconds=rate_limit_window)
         self.faults = FaultInjector(error_body=_error_body)
         self.requests = RequestCounter()
@@ -229,6 +232,8 @@ class KucoinSimApp:
         self.faults.clear()
         self.requests.reset()
         self.configure(dict(self._initial_config))
+        if self.key_store is not None:
+            self.key_store.clear()
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
         """Apply ``/_sim/config`` settings; unknown names are a ValueError."""
@@ -271,6 +276,24 @@ class KucoinSimApp:
             "drift_interval": self.drift_interval,
         }
 
+    def register_key(self, body: dict[str, Any]) -> SimKey:
+        """A ``POST /_sim/keys`` body: create the key (with demo holdings when ``demo``),
+        and remember it in the key store, if any."""
+        key = self.state.add_key(
+            str(require(body, "api_key")),
+            str(require(body, "api_secret")),
+            str(require(body, "api_passphrase")),
+            permissions=body.get("permissions") or ("General", "Futures"),
+            ip_whitelist=body.get("ip_whitelist"),
+            key_version=str(body.get("key_version", "2")),
+            remark=str(body.get("remark", "")),
+        )
+        if body.get("demo"):
+            self.state.add_demo_holdings(key.api_key)
+        if self.key_store is not None:
+            self.key_store.save(body)
+        return key
+
     def _add_control_routes(self, app: web.Application) -> None:
         state = self.state
         p = CONTROL_PREFIX
@@ -289,21 +312,12 @@ class KucoinSimApp:
             return self.configure(body) if request.method == "POST" else self.config()
 
         def add_key(body: dict[str, Any], request: web.Request) -> Any:
-            key = state.add_key(
-                str(require(body, "api_key")),
-                str(require(body, "api_secret")),
-                str(require(body, "api_passphrase")),
-                permissions=body.get("permissions") or ("General", "Futures"),
-                ip_whitelist=body.get("ip_whitelist"),
-                key_version=str(body.get("key_version", "2")),
-                remark=str(body.get("remark", "")),
-            )
-            if body.get("demo"):
-                state.add_demo_holdings(key.api_key)
-            return key.summary()
+            return self.register_key(body).summary()
 
         def remove_key(body: dict[str, Any], request: web.Request) -> Any:
             state.remove_key(request.match_info["api_key"])
+            if self.key_store is not None:
+                self.key_store.remove(request.match_info["api_key"])
             return None
 
         def list_positions(body: dict[str, Any], request: web.Request) -> Any:

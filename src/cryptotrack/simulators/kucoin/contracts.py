@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-# Field sets of KuCoin's own examples (../shared/upstream-samples/kucoin_futures_*.json):
+# Field sets of KuCoin's own examples (tests/fixtures/upstream/kucoin_futures_*.json):
 # isolated positions carry margin details that cross positions do not, the list adds
 # isInverse, the single-symbol answer adds riskLimitLevel.
 CROSS_LIST_FIELDS = [
