@@ -30,7 +30,7 @@ from django.dispatch import receiver
 from cryptotrack.accounts.models import User
 
 TOMBSTONE = "invalidated"
-TOMBSTONE_SECONDS = 30
+TOMBSTONE_SECONDS = 5
 
 
 def cache_key(user_id: Any) -> str:
