@@ -2,6 +2,7 @@
 
 import os
 
+import django
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 
@@ -23,7 +24,16 @@ for database in settings.DATABASES.values():
             "timeout": settings.WEB_DATABASE_POOL_TIMEOUT,
         }
 
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from cryptotrack.core.asgi_handler import PooledThreadsASGIHandler  # noqa: E402
+
+# WEB_THREADS=0: Django's own handler (a new thread per request).
+django_asgi_app = (
+    PooledThreadsASGIHandler(threads=settings.WEB_THREADS)
+    if settings.WEB_THREADS
+    else get_asgi_application()
+)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

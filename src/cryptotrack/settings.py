@@ -141,6 +141,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # WEB_DATABASE_POOL_TIMEOUT seconds for one. 0 turns the pool off (a connection per request).
 WEB_DATABASE_POOL_SIZE = env.int("WEB_DATABASE_POOL_SIZE", default=4)
 WEB_DATABASE_POOL_TIMEOUT = env.float("WEB_DATABASE_POOL_TIMEOUT", default=10.0)
+# Threads per web process that run the synchronous part of requests (our views), kept for
+# the life of the process instead of one new thread per request; more requests than this
+# wait for one. See core/asgi_handler.py.
+WEB_THREADS = env.int("WEB_THREADS", default=32)
 
 # --- Cache ----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
