@@ -6,8 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.cache import caches
+from django.utils import timezone
 
 from cryptotrack.positions.models import TrackingSubscription
+from cryptotrack.positions.storage import cache_entry, cache_key, positions_json
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +103,16 @@ def test_history_rejects_bad_times(user_client: Any) -> None:
         "/api/v1/positions/history?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z"
     )
     assert swapped.status_code == 400
+
+
+def test_positions_answer_carries_the_cached_json_as_it_is(user: Any, user_client: Any) -> None:
+    """The cache holds the encoded array; the answer sends those bytes, not a re-encoding."""
+    rows = [{"symbol": "XBTUSDTM", "size": "1.0000000000", "note": "é as stored"}]
+    caches["live"].set(cache_key(user.pk), cache_entry(rows, as_of=timezone.now()), 60)
+
+    response = user_client.get("/api/v1/positions")
+
+    assert response.status_code == 200
+    assert response.content.endswith(b',"results":' + positions_json(rows) + b"}")
+    assert response.json()["count"] == 1
+    assert response.json()["source"] == "cache"
