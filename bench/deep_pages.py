@@ -46,7 +46,7 @@ def fill(quotes: int, snapshots: int, user_id: int) -> None:
             """
             INSERT INTO quotes_quote
                 (from_currency, to_currency, rate, bid, ask, refreshed_at, fetched_at, source)
-            SELECT 'BTC', 'USD', 60000 + n % 1000, 59999, 60001,
+            SELECT 'BTC', 'USD', 60000 + n %% 1000, 59999, 60001,
                    now() - make_interval(mins => n), now() - make_interval(mins => n),
                    'scheduled'
             FROM generate_series(1, %s) AS n
@@ -58,7 +58,7 @@ def fill(quotes: int, snapshots: int, user_id: int) -> None:
             INSERT INTO positions_positionsnapshot
                 (user_id, symbol, side, size, entry_price, mark_price, liquidation_price,
                  leverage, unrealised_pnl, realised_pnl, closed, taken_at)
-            SELECT %s, 'XBTUSDTM', 'long', 1, 60000, 60000 + n % 1000, 50000, 5, n % 100, 0,
+            SELECT %s, 'XBTUSDTM', 'long', 1, 60000, 60000 + n %% 1000, 50000, 5, n %% 100, 0,
                    false, now() - make_interval(secs => n * 10)
             FROM generate_series(1, %s) AS n
             """,
@@ -107,8 +107,8 @@ def main(argv: list[str]) -> None:
         from rest_framework_simplejwt.tokens import AccessToken
 
         from cryptotrack.accounts.models import User
+        from cryptotrack.core.keyset_pagination import encode_cursor
         from cryptotrack.quotes.models import Quote
-        from cryptotrack.quotes.pagination import encode_cursor
 
         call_command("migrate", verbosity=0)
         user = User.objects.create_user(username="deep", name="Deep", password=None)

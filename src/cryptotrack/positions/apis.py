@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.core.fields import StrictCharField
+from cryptotrack.core.keyset_pagination import KeysetPagination
 from cryptotrack.core.pagination import (
     PageNumberPagination,
     json_envelope,
@@ -186,8 +187,15 @@ class PositionListApi(APIView):
         return json_envelope(paginator, results)
 
 
+class HistoryPagination(KeysetPagination):
+    """Pages, or a keyset cursor on ``(taken_at, id)`` (the ``snapshots_by_user_time``
+    index): deep history costs what its first page costs."""
+
+    time_field = "taken_at"
+
+
 class PositionHistoryApi(APIView):
-    pagination_class = PageNumberPagination
+    pagination_class = HistoryPagination
 
     class FilterSerializer(serializers.Serializer[Any]):
         symbol = serializers.CharField(required=False, max_length=40)
