@@ -42,7 +42,11 @@ def declare_periodic_tasks(sender: Celery, **kwargs: object) -> None:
 
     # Every worker consumes both queues (a worker started with -Q chooses for itself).
     default_queue = sender.conf.task_default_queue
-    sender.conf.task_queues = (Queue(default_queue), Queue(dispatch_queue(default_queue)))
+    # Each with its own routing key: Celery would otherwise bind both with the default
+    # queue's key, and every message sent to either would land in both.
+    sender.conf.task_queues = tuple(
+        Queue(name, routing_key=name) for name in (default_queue, dispatch_queue(default_queue))
+    )
     sender.conf.beat_schedule = {
         "dispatch-due-position-polls": {
             "task": DISPATCH_TASK,
