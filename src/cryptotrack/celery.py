@@ -6,8 +6,10 @@ per-user schedule is data and survives restarts; quotes and alerts run on their 
 """
 
 import os
+from typing import Any
 
 from celery import Celery, signals
+from kombu import Queue
 
 from cryptotrack.core import logging as log_context
 
@@ -16,6 +18,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cryptotrack.settings")
 app = Celery("cryptotrack")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+DISPATCH_TASK = "cryptotrack.positions.tasks.dispatch_due_subscriptions"
+
+
+def dispatch_queue(default_queue: str) -> str:
+    """The dispatcher's own queue: its tick never waits behind queued poll batches."""
+    return f"{default_queue}.dispatch"
+
+
+def route_task(name: str, args: Any, kwargs: Any, options: Any, **kw: Any) -> dict[str, str] | None:
+    # Read at send time: tests give each run a default queue of its own.
+    if name == DISPATCH_TASK:
+        return {"queue": dispatch_queue(app.conf.task_default_queue)}
+    return None
+
+
+app.conf.task_routes = (route_task,)
 
 
 def _connect_log_context() -> None:
@@ -35,9 +54,16 @@ def declare_periodic_tasks(sender: Celery, **kwargs: object) -> None:
     """Beat's schedule, from the cadence settings (tests shorten them)."""
     from django.conf import settings
 
+    # Every worker consumes both queues (a worker started with -Q chooses for itself).
+    default_queue = sender.conf.task_default_queue
+    # Each with its own routing key: Celery would otherwise bind both with the default
+    # queue's key, and every message sent to either would land in both.
+    sender.conf.task_queues = tuple(
+        Queue(name, routing_key=name) for name in (default_queue, dispatch_queue(default_queue))
+    )
     sender.conf.beat_schedule = {
         "dispatch-due-position-polls": {
-            "task": "cryptotrack.positions.tasks.dispatch_due_subscriptions",
+            "task": DISPATCH_TASK,
             "schedule": settings.DISPATCH_TICK_SECONDS,
             "options": {"expires": settings.DISPATCH_TICK_SECONDS * 2},
         },

@@ -130,18 +130,21 @@ INSTALLED_APPS = [
     "cryptotrack.alerts",
 ]
 
+# Django's own middleware, each wrapped so that under ASGI its hooks run in the event loop
+# instead of a thread hop apiece (core/inline_middleware.py); WhiteNoise answers only
+# below STATIC_URL.
 MIDDLEWARE = [
     # First: every log line of the request carries its id, and every answer X-Request-ID.
     "cryptotrack.core.logging.RequestIdMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    "cryptotrack.core.inline_middleware.SecurityMiddleware",
     "cryptotrack.core.csp.ContentSecurityPolicyMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "cryptotrack.core.inline_middleware.StaticFilesMiddleware",
+    "cryptotrack.core.inline_middleware.SessionMiddleware",
+    "cryptotrack.core.inline_middleware.CommonMiddleware",
+    "cryptotrack.core.inline_middleware.CsrfViewMiddleware",
+    "cryptotrack.core.inline_middleware.AuthenticationMiddleware",
+    "cryptotrack.core.inline_middleware.MessageMiddleware",
+    "cryptotrack.core.inline_middleware.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "cryptotrack.urls"
@@ -182,6 +185,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+
+# The web (ASGI) process pools its PostgreSQL connections (psycopg_pool through Django's
+# OPTIONS["pool"], set in asgi.py) instead of keeping one per thread: at most this many
+# per web process, however many requests are in flight; a request waits up to
+# WEB_DATABASE_POOL_TIMEOUT seconds for one. 0 turns the pool off (a connection per request).
+WEB_DATABASE_POOL_SIZE = env.int("WEB_DATABASE_POOL_SIZE", default=4)
+WEB_DATABASE_POOL_TIMEOUT = env.float("WEB_DATABASE_POOL_TIMEOUT", default=10.0)
+# Threads per web process that run the synchronous part of requests (our views), kept for
+# the life of the process instead of one new thread per request; more requests than this
+# wait for one. See core/asgi_handler.py.
+WEB_THREADS = env.int("WEB_THREADS", default=32)
 
 # --- Cache ----------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -254,7 +268,7 @@ API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
 # https://www.django-rest-framework.org/api-guide/settings/
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "cryptotrack.accounts.authentication.CachedUserJWTAuthentication",
         "cryptotrack.accounts.authentication.ApiKeyAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
@@ -293,6 +307,10 @@ SIMPLE_JWT = {
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer", "JWT"),
 }
+
+# How long a JWT request's user is answered from the cache (invalidated on every change of
+# the user; 0 reads the database on every request). See accounts/user_cache.py.
+AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=60)
 
 # Login lockout, kept in the database so it holds while Redis is down.
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import caches
+from django.utils import timezone
 
-from cryptotrack.positions.models import TrackingSubscription
+from cryptotrack.positions.models import PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.storage import cache_entry, cache_key, positions_json
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +104,41 @@ def test_history_rejects_bad_times(user_client: Any) -> None:
         "/api/v1/positions/history?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z"
     )
     assert swapped.status_code == 400
+
+
+def test_positions_answer_carries_the_cached_json_as_it_is(user: Any, user_client: Any) -> None:
+    """The cache holds the encoded array; the answer sends those bytes, not a re-encoding."""
+    rows = [{"symbol": "XBTUSDTM", "size": "1.0000000000", "note": "é as stored"}]
+    caches["live"].set(cache_key(user.pk), cache_entry(rows, as_of=timezone.now()), 60)
+
+    response = user_client.get("/api/v1/positions")
+
+    assert response.status_code == 200
+    assert response.content.endswith(b',"results":' + positions_json(rows) + b"}")
+    assert response.json()["count"] == 1
+    assert response.json()["source"] == "cache"
+
+
+def test_history_reads_deep_by_cursor(user: Any, user_client: Any) -> None:
+    """Keyset mode: each page after the cursor of the last, same instants split by id."""
+    now = timezone.now()
+    PositionSnapshot.objects.bulk_create(
+        PositionSnapshot(
+            user=user, symbol="XBTUSDTM", side="long", size=n, entry_price=1, mark_price=1,
+            unrealised_pnl=0, realised_pnl=0, taken_at=now - timedelta(seconds=n // 2),
+        )
+        for n in range(5)
+    )  # fmt: skip
+
+    first = user_client.get("/api/v1/positions/history?cursor=&per_page=2").json()
+    second = user_client.get(
+        f"/api/v1/positions/history?cursor={first['next_cursor']}&per_page=2"
+    ).json()
+    third = user_client.get(
+        f"/api/v1/positions/history?cursor={second['next_cursor']}&per_page=2"
+    ).json()
+
+    sizes = [row["size"] for page in (first, second, third) for row in page["results"]]
+    assert [float(size) for size in sizes] == [1, 0, 3, 2, 4]  # newest first, then newest id
+    assert first["count"] is None
+    assert third["next_cursor"] is None

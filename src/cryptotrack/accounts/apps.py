@@ -7,4 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from cryptotrack.accounts import schema  # noqa: F401 - registers the OpenAPI auth schemes
+        from cryptotrack.accounts import (
+            schema,  # noqa: F401 - registers the OpenAPI auth schemes
+            user_cache,  # noqa: F401 - its invalidation receivers
+        )

@@ -17,6 +17,7 @@ class JwtScheme(OpenApiAuthenticationExtension):
     OpenAPI's bearer scheme has room for one prefix only)."""
 
     target_class = "rest_framework_simplejwt.authentication.JWTAuthentication"
+    match_subclasses = True  # our CachedUserJWTAuthentication
     name = "jwtAuth"
     priority = 1  # over drf-spectacular's own, which warns about the second prefix
 

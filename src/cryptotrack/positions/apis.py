@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,10 +15,17 @@ from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.core.fields import AwareDateTimeField, StrictCharField
-from cryptotrack.core.pagination import PageNumberPagination
+from cryptotrack.core.keyset_pagination import KeysetPagination
+from cryptotrack.core.pagination import (
+    PageNumberPagination,
+    json_envelope,
+    parse_page_params,
+    parse_per_page,
+)
 from cryptotrack.positions import selectors, services
 from cryptotrack.positions.models import TrackingSubscription
 from cryptotrack.positions.representations import PositionOutput, PositionSnapshotOutput
+from cryptotrack.positions.storage import positions_json
 
 
 def symbol_field() -> StrictCharField:
@@ -153,14 +161,16 @@ class PositionListApi(APIView):
             )
         },
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         current = selectors.current_positions(
             user=current_user(request), symbol=filters.validated_data.get("symbol")
         )
         paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(current.positions, request, view=self)
+        paginator.page, _ = parse_page_params(request)
+        paginator.per_page = parse_per_page(request)
+        paginator.count = current.count
         paginator.extra = {
             # The same ISO form as every other time in the API (UTC as "Z").
             "as_of": serializers.DateTimeField().to_representation(current.as_of)
@@ -168,11 +178,24 @@ class PositionListApi(APIView):
             else None,
             "source": current.source,
         }
-        return paginator.get_paginated_response(page)
+        if paginator.page == 1 and current.count <= paginator.per_page:
+            # The usual case, all of the user's positions: the cached JSON as it is.
+            results = current.positions_json
+        else:
+            start = (paginator.page - 1) * paginator.per_page
+            results = positions_json(current.positions[start : start + paginator.per_page])
+        return json_envelope(paginator, results)
+
+
+class HistoryPagination(KeysetPagination):
+    """Pages, or a keyset cursor on ``(taken_at, id)`` (the ``snapshots_by_user_time``
+    index): deep history costs what its first page costs."""
+
+    time_field = "taken_at"
 
 
 class PositionHistoryApi(APIView):
-    pagination_class = PageNumberPagination
+    pagination_class = HistoryPagination
 
     class FilterSerializer(serializers.Serializer[Any]):
         symbol = serializers.CharField(required=False, max_length=40)

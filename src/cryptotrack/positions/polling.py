@@ -1,7 +1,9 @@
 """Polling one batch of subscriptions: claim their slots, ask KuCoin concurrently, record.
 
-Runs inside a Celery worker child. The async part (one ``asyncio.run`` per batch, with a
-KuCoin client and its connection pool made inside it) never crosses a fork. Credentials
+Runs inside a Celery worker child. The async part runs on one event loop per worker
+process, with one KuCoin client (and its connection pool) on it, both kept for the life
+of the process and made in it (after the fork: a loop or a pool never crosses one), so
+a batch does not pay for a new loop, new connections and TLS handshakes. Credentials
 are decrypted here, for this batch only, and go nowhere but into the signed requests.
 Results are recorded as they arrive (every ``FLUSH_SECONDS``), so one slow or failing
 user never holds back the others' positions.
@@ -10,14 +12,16 @@ user never holds back the others' positions.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection, connections, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount
@@ -107,13 +111,69 @@ def _jobs(subscription_ids: list[int]) -> list[PollJob]:
     return jobs
 
 
+class WorkerLoop:
+    """The event loop and KuCoin client of one worker process (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.runner = asyncio.Runner()
+        self._client: kucoin.KucoinClient | None = None
+        self._client_settings: tuple[object, ...] = ()
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Close the client's connections, then the loop (at the process's exit)."""
+        if self.pid != os.getpid():
+            return  # a forked child's inherited copy: the parent's to close
+        if self._client is not None:
+            self.runner.run(self._client.aclose())
+            self._client = None
+        self.runner.close()
+
+    def client(self) -> kucoin.KucoinClient:
+        """The process's client; a new one only when its settings changed (tests do)."""
+        wanted = (
+            settings.KUCOIN_SPOT_URL,
+            settings.KUCOIN_FUTURES_URL,
+            settings.KUCOIN_TIMEOUT_SECONDS,
+            settings.POSITIONS_POLL_CONCURRENCY,
+        )
+        if self._client is None or wanted != self._client_settings:
+            if self._client is not None:
+                self.runner.run(self._client.aclose())
+            self._client = kucoin.KucoinClient(
+                spot_url=settings.KUCOIN_SPOT_URL,
+                futures_url=settings.KUCOIN_FUTURES_URL,
+                timeout=settings.KUCOIN_TIMEOUT_SECONDS,
+                max_attempts=2,
+                max_connections=settings.POSITIONS_POLL_CONCURRENCY,
+            )
+            self._client_settings = wanted
+        return self._client
+
+
+_worker_loop: WorkerLoop | None = None
+
+
+def worker_loop() -> WorkerLoop:
+    """This process's loop and client, made on first use in this process."""
+    global _worker_loop
+    if _worker_loop is None or _worker_loop.pid != os.getpid():
+        _worker_loop = WorkerLoop()
+    return _worker_loop
+
+
 def poll_batch(*, batch: Batch) -> BatchSummary:
     """Poll every subscription of ``batch`` not yet polled in its slot, and record it all."""
     slots = {int(subscription_id): datetime.fromisoformat(slot) for subscription_id, slot in batch}
     claimed = claim_slots(slots)
     jobs = _jobs(claimed)
     started = time.monotonic()
-    outcomes = asyncio.run(_poll_and_record(jobs)) if jobs else []
+    if jobs:
+        loop = worker_loop()
+        outcomes = loop.runner.run(_poll_and_record(jobs, client=loop.client()))
+    else:
+        outcomes = []
     failed = sum(1 for o in outcomes if o.error is not None)
     _count(outcomes, slots)
     if outcomes:
@@ -131,44 +191,43 @@ def poll_batch(*, batch: Batch) -> BatchSummary:
     )
 
 
-async def _poll_and_record(jobs: list[PollJob]) -> list[PollOutcome]:
+async def _poll_and_record(
+    jobs: list[PollJob], *, client: kucoin.KucoinClient
+) -> list[PollOutcome]:
     record = sync_to_async(_record, thread_sensitive=True)
     outcomes: list[PollOutcome] = []
     limit = asyncio.Semaphore(settings.POSITIONS_POLL_CONCURRENCY)
-    async with kucoin.KucoinClient(
-        spot_url=settings.KUCOIN_SPOT_URL,
-        futures_url=settings.KUCOIN_FUTURES_URL,
-        timeout=settings.KUCOIN_TIMEOUT_SECONDS,
-        max_attempts=2,
-        max_connections=settings.POSITIONS_POLL_CONCURRENCY,
-    ) as client:
+    # The recording thread lives as long as the loop: its connection is reused from batch
+    # to batch, unless it broke or outlived CONN_MAX_AGE.
+    await sync_to_async(close_old_connections, thread_sensitive=True)()
 
-        async def poll(job: PollJob) -> PollOutcome:
-            async with limit:
-                started_at = timezone.now()
-                if job.credentials is None:
-                    error: UpstreamError = UpstreamInvalidCredentials(
-                        "No KuCoin credentials are stored; add them with PUT /api/v1/me/kucoin."
-                    )
-                    return _outcome(job, started_at, error=error)
-                try:
-                    positions = await client.futures_positions(job.credentials)
-                except UpstreamError as exc:
-                    metrics.record_upstream_failure("kucoin", exc.kind)
-                    return _outcome(job, started_at, error=exc)
-                return _outcome(job, started_at, positions=positions)
+    async def poll(job: PollJob) -> PollOutcome:
+        async with limit:
+            started_at = timezone.now()
+            if job.credentials is None:
+                error: UpstreamError = UpstreamInvalidCredentials(
+                    "No KuCoin credentials are stored; add them with PUT /api/v1/me/kucoin."
+                )
+                return _outcome(job, started_at, error=error)
+            try:
+                positions = await client.futures_positions(job.credentials)
+            except UpstreamError as exc:
+                metrics.record_upstream_failure("kucoin", exc.kind)
+                return _outcome(job, started_at, error=exc)
+            return _outcome(job, started_at, positions=positions)
 
-        pending = {asyncio.ensure_future(poll(job)) for job in jobs}
-        try:
-            while pending:
-                done, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS)
-                if done:
-                    flushed = [task.result() for task in done]
-                    await record(flushed)
-                    outcomes += flushed
-        finally:
-            # The recording thread outlives this batch; its connection must not.
-            await sync_to_async(connections.close_all, thread_sensitive=True)()
+    pending = {asyncio.ensure_future(poll(job)) for job in jobs}
+    try:
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS)
+            if done:
+                flushed = [task.result() for task in done]
+                await record(flushed)
+                outcomes += flushed
+    finally:
+        # The loop outlives this batch: leave nothing of it running there.
+        for task in pending:
+            task.cancel()
     return outcomes
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,14 +13,21 @@ from cryptotrack.accounts.models import User
 from cryptotrack.core import metrics
 from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
 from cryptotrack.positions.representations import positions_payload
-from cryptotrack.positions.storage import cached_positions, refill_cache
+from cryptotrack.positions.storage import cached_positions, positions_json, refill_cache
 
 
 @dataclass(frozen=True)
 class CurrentPositions:
-    positions: list[dict[str, Any]]
+    """The user's positions as the JSON array the API answers (``storage.positions_json``)."""
+
+    positions_json: bytes
+    count: int
     as_of: datetime | None
     source: str  # "cache" or "database"
+
+    @property
+    def positions(self) -> list[dict[str, Any]]:
+        return list(json.loads(self.positions_json))
 
 
 def tracking_subscription(*, user: User) -> TrackingSubscription | None:
@@ -31,21 +39,25 @@ def current_positions(*, user: User, symbol: str | None = None) -> CurrentPositi
     cached = cached_positions(user.pk)
     metrics.record_cache_read("positions", hit=cached is not None)
     if cached is not None:
-        rows = cached["positions"]
-        as_of: datetime | None = datetime.fromisoformat(cached["as_of"])
-        source = "cache"
+        current = CurrentPositions(
+            positions_json=cached["positions"],
+            count=cached["count"],
+            as_of=datetime.fromisoformat(cached["as_of"]),
+            source="cache",
+        )
     else:
         rows = positions_payload(list(Position.objects.filter(user=user)))
         subscription = tracking_subscription(user=user)
         as_of = subscription.last_success_at if subscription else None
-        source = "database"
         if as_of is not None:
             # Refill a cold cache (after a Redis restart) without waiting for the next poll;
             # ``add`` never overwrites what a worker wrote meanwhile.
             refill_cache(user.pk, rows, as_of=as_of)
+        current = CurrentPositions(positions_json(rows), len(rows), as_of, source="database")
     if symbol:
-        rows = [row for row in rows if row["symbol"] == symbol]
-    return CurrentPositions(positions=rows, as_of=as_of, source=source)
+        rows = [row for row in current.positions if row["symbol"] == symbol]
+        current = CurrentPositions(positions_json(rows), len(rows), current.as_of, current.source)
+    return current
 
 
 def position_history(

@@ -7,6 +7,7 @@ current positions are written through to the cache in one round trip.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -67,7 +68,18 @@ class PollOutcome:
 
 
 def cache_key(user_id: int) -> str:
-    return f"positions:v1:{user_id}"
+    return f"positions:v2:{user_id}"
+
+
+def positions_json(rows: list[dict[str, Any]]) -> bytes:
+    """Positions as the JSON array the API answers (DRF's JSONRenderer's encoding)."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def cache_entry(rows: list[dict[str, Any]], *, as_of: datetime) -> dict[str, Any]:
+    """What the cache holds per user: the answer's ``results`` already encoded, so the
+    API sends it as it is instead of decoding and encoding it again on every read."""
+    return {"as_of": as_of.isoformat(), "count": len(rows), "positions": positions_json(rows)}
 
 
 def cache_timeout() -> int:
@@ -82,10 +94,7 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
         current = _store_positions(succeeded, now=now)
         _update_subscriptions(outcomes, now=now)
     payloads = {
-        cache_key(o.user_id): {
-            "as_of": now.isoformat(),
-            "positions": positions_payload(current.get(o.user_id, [])),
-        }
+        cache_key(o.user_id): cache_entry(positions_payload(current.get(o.user_id, [])), as_of=now)
         for o in succeeded
     }
     if payloads:
@@ -255,11 +264,10 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
 
 def refill_cache(user_id: int, rows: list[dict[str, Any]], *, as_of: datetime) -> None:
     """Put positions read from the database into the cache unless a fresher entry is there."""
-    payload = {"as_of": as_of.isoformat(), "positions": rows}
-    caches["live"].add(cache_key(user_id), payload, timeout=cache_timeout())
+    caches["live"].add(cache_key(user_id), cache_entry(rows, as_of=as_of), timeout=cache_timeout())
 
 
 def cached_positions(user_id: int) -> dict[str, Any] | None:
-    """The user's positions as last written through, or None (miss or cache down)."""
+    """The user's ``cache_entry`` as last written through, or None (miss or cache down)."""
     value = caches["live"].get(cache_key(user_id))
     return value if isinstance(value, dict) else None
