@@ -202,6 +202,9 @@ def main(argv: list[str]) -> None:
             os.environ["COINGECKO_URL"] = sim.url
             import django
 
+            from cryptotrack.config import prepare_var_dir
+
+            prepare_var_dir()  # the scratch VAR_DIR's generated keys, as manage.py does
             django.setup()
             from cryptotrack.alerts.models import Alert, AlertNotification
             from cryptotrack.alerts.monitor import check_alerts

@@ -15,6 +15,9 @@ def main() -> None:
         os.environ["COINGECKO_URL"] = sim.url
         import django
 
+        from cryptotrack.config import prepare_var_dir
+
+        prepare_var_dir()  # the fresh VAR_DIR's generated keys, as make run does
         django.setup()
         from django.core import mail
         from django.core.management import call_command
