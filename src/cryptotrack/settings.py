@@ -331,7 +331,11 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # Each API path also answers with a trailing slash; the schema lists it once.
     "PREPROCESSING_HOOKS": ["cryptotrack.core.urls.drop_slash_twins"],
-    "ENUM_NAME_OVERRIDES": {},
+    # Two fields are named "source": where positions were read from, and a quote's provider.
+    "ENUM_NAME_OVERRIDES": {
+        "PositionsSourceEnum": ["cache", "database"],
+        "QuoteSourceEnum": "cryptotrack.quotes.models.Quote.Source",
+    },
 }
 
 # --- Upstream APIs --------------------------------------------------------------------
