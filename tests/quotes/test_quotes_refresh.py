@@ -276,7 +276,13 @@ def test_refresh_throttle_holds_while_redis_is_down(
     access_token: Callable[[Any], str],
     throttle_redis: RedisServer,
 ) -> None:
-    env = {**quotes_env, "REDIS_URL": throttle_redis.url, "THROTTLE_QUOTES_REFRESH": "5/min"}
+    env = {
+        **quotes_env,
+        "REDIS_URL": throttle_redis.url,
+        "THROTTLE_QUOTES_REFRESH": "5/min",
+        # The throttle is what is tested, not the user's daily share of Alpha Vantage calls.
+        "QUOTES_USER_DAILY_FORCED": "100",
+    }
     headers = {"Authorization": f"Bearer {access_token(user)}"}
     with AsgiServer(env) as server:
         throttle_redis.kill(signal.SIGKILL)
@@ -287,6 +293,7 @@ def test_refresh_throttle_holds_while_redis_is_down(
         ]
 
     assert [a.status_code for a in answers] == [201] * 5 + [429] * 2
+    assert answers[-1].json()["code"] == "throttled"
     assert int(answers[-1].headers["Retry-After"]) >= 1
 
 

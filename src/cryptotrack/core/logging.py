@@ -29,6 +29,8 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
+from cryptotrack.core.ticks import QUIET_TASKS
+
 # Values of these keys never reach a log line, whatever shape the message takes
 # ("api_secret=..", '"passphrase": ".."', "Authorization: Bearer ..").
 # The names of secrets, not a secret:
@@ -253,6 +255,8 @@ def mark_beat(**_: Any) -> None:
 def log_sent_task(
     sender: str | None = None, headers: MutableMapping[str, Any] | None = None, **_: Any
 ) -> None:
-    """``after_task_publish``: in beat, one line per sent task, with that task's id."""
+    """``after_task_publish``: in beat, one line per sent task, with that task's id
+    (at DEBUG for the every-second ticks of ``ticks.QUIET_TASKS``: no flood)."""
     if _in_beat and headers and headers.get("id"):
-        _beat_logger.info("sent %s", sender, extra={"task_id": headers["id"]})
+        level = logging.DEBUG if sender in QUIET_TASKS else logging.INFO
+        _beat_logger.log(level, "sent %s", sender, extra={"task_id": headers["id"]})
