@@ -40,8 +40,12 @@ def server(live_env: dict[str, str]) -> Iterator[AsgiServer]:
         "THROTTLE_ANON": "100000/min",
         "LOGIN_LOCKOUT_FAILURES": "5",
         "LOGIN_LOCKOUT_SECONDS": str(int(LOCKOUT.total_seconds())),
-        # One connection per in-flight request, closed at its end (50 wait at once here).
+        # Every request of the burst inside the server at once, each on its own connection
+        # (50 wait at once here): no pool, and Django's thread per request, not a bounded
+        # set of threads — the most concurrency the server can be configured for.
         "DATABASE_CONN_MAX_AGE": "0",
+        "WEB_DATABASE_POOL_SIZE": "0",
+        "WEB_THREADS": "0",
     }
     with AsgiServer(env) as running:
         yield running
