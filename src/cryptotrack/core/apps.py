@@ -9,4 +9,6 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from cryptotrack.core import checks  # noqa: F401 - registers the deploy checks
+
         request_finished.connect(unbind_request_id, dispatch_uid="cryptotrack-unbind-request-id")
