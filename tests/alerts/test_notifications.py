@@ -143,8 +143,12 @@ def test_smtp_server_down_is_retried_then_delivered_once(
     outcomes = [deliver_notifications(ids) for _ in range(2)]
 
     assert [o.retry_ids for o in outcomes] == [ids, ids]
-    assert outcomes[1].retry_in >= outcomes[0].retry_in * 0.5  # backoff grows (jittered)
-    assert "ConnectionRefusedError" in AlertNotification.objects.get().last_error
+    # Full jitter: each wait is random below a ceiling that doubles per failed attempt.
+    assert 0 <= outcomes[0].retry_in <= notifications.RETRY_BASE_SECONDS
+    assert 0 <= outcomes[1].retry_in <= 2 * notifications.RETRY_BASE_SECONDS
+    note = AlertNotification.objects.get()
+    assert (note.state, note.attempts) == ("pending", 2)
+    assert "ConnectionRefusedError" in note.last_error
     smtp.start()
     assert deliver_notifications(ids).sent == ids
     assert deliver_notifications(ids).sent == []
