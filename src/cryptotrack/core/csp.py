@@ -8,12 +8,10 @@ policy: a browser does not render them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
+
+from cryptotrack.core.middleware import RequestResponseMiddleware
 
 HEADER = "Content-Security-Policy"
 
@@ -25,23 +23,10 @@ def add_policy(response: HttpResponseBase) -> HttpResponseBase:
     return response
 
 
-class ContentSecurityPolicyMiddleware:
+class ContentSecurityPolicyMiddleware(RequestResponseMiddleware):
     """Adds :func:`add_policy` to every response; sync and async alike (no thread hop)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
-        return add_policy(self.get_response(request))
-
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        response: Awaitable[HttpResponseBase] = self.get_response(request)
-        return add_policy(await response)
+    def after(
+        self, request: HttpRequest, response: HttpResponseBase, state: object
+    ) -> HttpResponseBase:
+        return add_policy(response)

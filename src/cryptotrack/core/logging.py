@@ -26,9 +26,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
+from cryptotrack.core.middleware import RequestResponseMiddleware
 from cryptotrack.core.ticks import QUIET_TASKS
 
 # Values of these keys never reach a log line, whatever shape the message takes
@@ -133,7 +133,7 @@ class ContextIdsFilter(logging.Filter):
         return True
 
 
-class RequestIdMiddleware:
+class RequestIdMiddleware(RequestResponseMiddleware):
     """Django middleware: binds the request's id for its log lines (the one the ASGI
     middleware chose, else from ``X-Request-ID`` or new) and answers it in ``X-Request-ID``.
 
@@ -141,27 +141,13 @@ class RequestIdMiddleware:
     Django logs a 4xx/5xx answer (``django.request``) after the middleware has returned.
     """
 
-    sync_capable = True
-    async_capable = True
+    def before(self, request: HttpRequest) -> str:
+        return _bind_request_id(request)
 
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
-        request_id = _bind_request_id(request)
-        response: HttpResponseBase = self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id
-        return response
-
-    async def _acall(self, request: HttpRequest) -> HttpResponseBase:
-        request_id = _bind_request_id(request)
-        response: HttpResponseBase = await self.get_response(request)
-        response[REQUEST_ID_HEADER] = request_id
+    def after(
+        self, request: HttpRequest, response: HttpResponseBase, state: str
+    ) -> HttpResponseBase:
+        response[REQUEST_ID_HEADER] = state
         return response
 
 
