@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from django.core.cache import caches
 from django.utils import timezone
 
 from cryptotrack.positions import dispatch, services
@@ -146,14 +147,15 @@ def test_redis_down_serves_positions_from_database_then_cache_again(
         assert _positions(client)["source"] == "cache"
 
         redis.kill(signal.SIGKILL)
-        slowest = 0.0
+        breaker = caches["live"].breaker
+        trips_before, started = breaker.trips, time.monotonic()
         for _ in range(40):
-            started = time.monotonic()
             body = _positions(client)  # asserts 200
-            slowest = max(slowest, time.monotonic() - started)
             assert body["source"] == "database"
             assert body["count"] == 1
-        assert slowest < 0.5, f"a request took {slowest:.2f}s while Redis was down"
+        # Requests do not each wait on the dead Redis: it is tried once per breaker window.
+        windows = (time.monotonic() - started) / breaker.seconds
+        assert 1 <= breaker.trips - trips_before <= windows + 1
 
         redis.start()
         time.sleep(1.2)  # the breaker lets a probe through again

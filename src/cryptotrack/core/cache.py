@@ -58,6 +58,8 @@ class CircuitBreaker:
         self._open_until = 0.0
         self._down = False
         self._lock = threading.Lock()
+        # Failed calls that opened it: while Redis is down, one per window, not per request.
+        self.trips = 0
 
     @property
     def available(self) -> bool:
@@ -71,6 +73,7 @@ class CircuitBreaker:
     def trip(self, error: BaseException | None = None) -> None:
         with self._lock:
             self._open_until = time.monotonic() + self.seconds
+            self.trips += 1
             newly_down, self._down = not self._down, True
         if newly_down:
             logger.warning(
