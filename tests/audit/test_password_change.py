@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.core.serializers import serialize
 from django.test import Client
 from rest_framework.test import APIClient
@@ -132,13 +134,18 @@ def test_admin_password_form_is_recorded_with_the_admins_request(
     assert (event.ip_address, event.details) == ("192.0.2.10", {"via": "admin"})
 
 
-def test_a_change_without_a_request_is_recorded_as_system(user: Any) -> None:
-    # What `manage.py changepassword` and a shell do: set_password, then save.
-    user.set_password(NEW_PASSWORD)
-    user.save()
+def test_changepassword_command_is_recorded_as_system(
+    user: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.contrib.auth.management.commands import changepassword
+
+    # The command reads the password twice from the terminal; answer it.
+    monkeypatch.setattr(changepassword.Command, "_get_pass", lambda self, prompt="": NEW_PASSWORD)
+    call_command("changepassword", user.username, stdout=io.StringIO())
 
     [event] = events_of(user, "password_changed")
     assert (event.ip_address, event.user_agent, event.details) == (None, "", {"via": "system"})
+    assert _tokens(user, NEW_PASSWORD).status_code == 200
 
 
 def test_signing_in_and_other_saves_are_not_password_changes(user: Any) -> None:
