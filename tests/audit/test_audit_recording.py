@@ -82,13 +82,24 @@ def test_locked_sign_in_is_recorded(user: Any, settings: Any) -> None:
         assert _sign_in(user.username, "wrong-password-x").status_code == 401
 
     response = _sign_in(user.username, STRONG_PASSWORD)
+    for _ in range(3):  # refusals repeated while locked cost no hash: one row per lock
+        assert _sign_in(user.username, STRONG_PASSWORD).status_code == 429
 
     assert response.status_code == 429
     [event] = events_of(user, "login_locked")
     _assert_origin(event)
-    assert event.details["retry_after"] > 0
+    assert event.details == {"method": "username", "via": "api"}
     assert len(events_of(user, "login_failed")) == 2
     assert not events_of(user, "login_succeeded")
+
+
+def test_a_lock_from_another_address_is_its_own_event(user: Any, settings: Any) -> None:
+    settings.LOGIN_LOCKOUT_FAILURES = 1
+    for address in (CLIENT_IP, CLIENT_IP, "198.51.100.77", "198.51.100.77"):
+        _sign_in(user.username, "wrong-password-x", REMOTE_ADDR=address)
+
+    locked = events_of(user, "login_locked")
+    assert sorted(e.ip_address for e in locked) == ["198.51.100.77", CLIENT_IP]
 
 
 def test_spoofed_forwarded_for_from_an_untrusted_client_is_not_the_recorded_ip(

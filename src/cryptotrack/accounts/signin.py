@@ -6,14 +6,16 @@ never costs an Argon2 verify, and an unknown user costs the same hash as a known
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
 
 from cryptotrack.accounts import lockout
 from cryptotrack.accounts.models import User
-from cryptotrack.audit.services import Kind, record_audit_event
+from cryptotrack.audit.services import Kind, record_audit_event, record_audit_event_once
 from cryptotrack.core import proxies
 from cryptotrack.core.exceptions import ApplicationError
 
@@ -56,9 +58,7 @@ def authenticate_with_lockout(
     method = "email" if email is not None else "username"
     wait = lockout.claim_attempt(username=lockout_key, ip_address=ip_address)
     if wait:
-        _record_attempt(
-            request, username, Kind.LOGIN_LOCKED, method=method, via=via, retry_after=wait
-        )
+        _record_attempt(request, username, Kind.LOGIN_LOCKED, method=method, via=via)
         raise LoginLocked(
             f"Too many failed sign-ins; try again in {wait} seconds.",
             headers={"Retry-After": str(wait)},
@@ -85,13 +85,20 @@ def _record_attempt(
 
     Usernames are unique ignoring case, so at most one account matches. The lookup runs
     for unknown names too: it costs the same either way, telling nobody which exist.
+    A locked pair is recorded once per lock (``LOGIN_LOCKOUT_SECONDS``) and address: its
+    refusals cost no hash, so they could otherwise fill the log as fast as they come.
     """
     holder = (
         User.objects.filter(username__iexact=username).values_list("pk", flat=True).first()
         if username
         else None
     )
-    if holder is not None:
+    if holder is None:
+        return
+    if kind == Kind.LOGIN_LOCKED:
+        within = timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+        record_audit_event_once(user=holder, kind=kind, request=request, within=within, **details)
+    else:
         record_audit_event(user=holder, kind=kind, request=request, **details)
 
 

@@ -128,6 +128,29 @@ def record_audit_event(
     return event
 
 
+def record_audit_event_once(
+    *, user: Any, kind: AuditEvent.Kind, request: Any, within: timedelta, **details: Any
+) -> AuditEvent | None:
+    """``record_audit_event``, unless the same kind for this user from this address was
+    recorded within ``within``: an attacker repeating a refused request (a locked sign-in
+    costs no password hash) gets one row per lock, not one per request.
+
+    Two such requests at the same instant may both record: "once" is a bound on growth,
+    not a guarantee.
+    """
+    origin = Origin.of(request)
+    user_id = user if isinstance(user, int) else user.pk
+    recent = AuditEvent.objects.filter(
+        user_id=user_id,
+        kind=kind,
+        ip_address=origin.ip_address,
+        at__gte=timezone.now() - within,
+    )
+    if recent.exists():
+        return None
+    return record_audit_event(user=user_id, kind=kind, origin=origin, **details)
+
+
 def record_service_events(
     *, kind: AuditEvent.Kind, events: Mapping[int, Mapping[str, Any]]
 ) -> None:
