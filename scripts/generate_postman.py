@@ -167,6 +167,21 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 200,
                 body=KUCOIN,
             ),
+            Step(
+                "My audit log (with the read-only API key)",
+                "me_audit_list",
+                200,
+                auth="api_key",
+                checks=(
+                    "const kinds = body.results.map((event) => event.kind);",
+                    'pm.expect(kinds).to.include("exchange_account_updated");',
+                    'pm.expect(kinds).to.include("api_key_created");',
+                    "// Never a secret, only the key's hint.",
+                    'pm.expect(pm.response.text()).to.not.include(pm.environment.get("kucoinApiSecret"));',
+                ),
+                description="Sign-ins, signup, key and password changes, tracking started, "
+                "stopped or paused, with time, IP and user agent; `?kind=` filters.",
+            ),
         ],
     ),
     (
@@ -310,6 +325,21 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 "auth_logout",
                 205,
                 body={"refresh": "{{refreshToken}}"},
+            ),
+            Step(
+                "Change my password (the access token lives out its minutes)",
+                "me_password_change",
+                204,
+                body={"current_password": "{{password}}", "new_password": "{{password}}-changed"},
+                description="Checks the current password and the password validators, and "
+                "revokes every refresh token of the account.",
+            ),
+            Step(
+                "The password change is in the audit log",
+                "me_audit_list",
+                200,
+                query={"kind": "password_changed"},
+                checks=('pm.expect(body.results[0].kind).to.eql("password_changed");',),
             ),
         ],
     ),

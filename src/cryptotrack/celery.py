@@ -87,6 +87,11 @@ def declare_periodic_tasks(sender: Celery, **kwargs: object) -> None:
             "schedule": 3600.0,
             "options": {"expires": 3600},
         },
+        "purge-audit-events": {
+            "task": "cryptotrack.audit.tasks.purge_audit_events",
+            "schedule": 3600.0,
+            "options": {"expires": 3600},
+        },
         "check-price-alerts": {
             "task": "cryptotrack.alerts.tasks.check_alerts",
             "schedule": float(settings.ALERTS_INTERVAL_SECONDS),

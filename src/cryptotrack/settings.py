@@ -128,6 +128,7 @@ INSTALLED_APPS = [
     "cryptotrack.positions",
     "cryptotrack.quotes",
     "cryptotrack.alerts",
+    "cryptotrack.audit",
 ]
 
 # Django's own middleware, each wrapped so that under ASGI its hooks run in the event loop
@@ -321,6 +322,10 @@ AUTH_USER_CACHE_SECONDS = env.int("AUTH_USER_CACHE_SECONDS", default=60)
 LOGIN_LOCKOUT_FAILURES = env.int("LOGIN_LOCKOUT_FAILURES", default=5)
 LOGIN_LOCKOUT_WINDOW_SECONDS = env.int("LOGIN_LOCKOUT_WINDOW_SECONDS", default=900)
 LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+
+# Days the credential audit log (sign-ins, key and password changes) is kept; 0 keeps it
+# forever. An hourly beat task deletes older rows in batches. See docs/operations.md.
+AUDIT_RETENTION_DAYS = env.int("AUDIT_RETENTION_DAYS", default=365)
 
 # --- OpenAPI --------------------------------------------------------------------------
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html

@@ -12,10 +12,12 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 
 from cryptotrack.accounts.apis import TokenObtainApi
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
 from cryptotrack.accounts.signin import LoginLocked, authenticate_with_lockout, client_ip
+from cryptotrack.audit.services import request_origin
 from cryptotrack.core.throttling import IpScopedRateThrottle
 
 
@@ -41,6 +43,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
                 username=username,
                 password=password,
                 ip_address=client_ip(self.request),
+                via="admin",
             )
         except LoginLocked as exc:
             raise ValidationError(exc.message, code=exc.code) from exc
@@ -64,6 +67,13 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("username", "name", "password1", "password2")}),
     )
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        # The audit log notices the change as a save; this tells it who asked, from where.
+        with request_origin(request, via="admin"):
+            return super().user_change_password(request, id, form_url)
 
 
 # The encrypted fields are left out entirely: not even ciphertext in the admin.

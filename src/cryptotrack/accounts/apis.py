@@ -19,12 +19,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cryptotrack.accounts import api_keys, services, signin, tokens
+from cryptotrack.accounts import api_keys, passwords, services, signin, tokens
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
+from cryptotrack.audit.services import Origin, request_origin
 from cryptotrack.core.fields import NameField, StrictCharField
 from cryptotrack.core.pagination import PageNumberPagination
-from cryptotrack.core.throttling import IpScopedRateThrottle
+from cryptotrack.core.throttling import IpScopedRateThrottle, ScopedRateThrottle, UserRateThrottle
 from cryptotrack.exchanges.kucoin import KucoinCredentials
 
 _PRINTABLE = set(string.printable) - set(string.whitespace)
@@ -151,6 +152,7 @@ class SignupApi(APIView):
             password=data["password"],
             email=data["email"],
             kucoin_credentials=KucoinCredentials(**kucoin_input) if kucoin_input else None,
+            origin=Origin.of(request),
         )
         return Response(UserOutput(_user_with_accounts(user)).data, status=status.HTTP_201_CREATED)
 
@@ -264,8 +266,42 @@ class KucoinCredentialsApi(APIView):
         account = services.exchange_account_replace(
             user=current_user(request),
             credentials=serializer.to_credentials(),
+            origin=Origin.of(request),
         )
         return Response(ExchangeAccountOutput(account).data)
+
+
+class PasswordChangeApi(APIView):
+    # Per user as well as the usual rate: each wrong guess costs a password hash.
+    throttle_classes = [UserRateThrottle, ScopedRateThrottle]
+    throttle_scope = "login"
+
+    class InputSerializer(serializers.Serializer[Any]):
+        current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+        class Meta:
+            ref_name = "PasswordChange"
+
+    @extend_schema(
+        operation_id="me_password_change",
+        tags=["auth"],
+        request=InputSerializer,
+        responses={204: None},
+        description="Change your password: the current one is checked, the new one passes "
+        "the password validators. Every refresh token of yours is revoked; access tokens "
+        "already issued expire on their own (minutes).",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with request_origin(request, via="api"):
+            passwords.password_change(
+                user=current_user(request),
+                current_password=serializer.validated_data["current_password"],
+                new_password=serializer.validated_data["new_password"],
+            )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ApiKeyOutput(serializers.ModelSerializer[ApiKey]):
@@ -310,7 +346,9 @@ class ApiKeyListApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         created = api_keys.api_key_create(
-            user=current_user(request), name=serializer.validated_data["name"]
+            user=current_user(request),
+            name=serializer.validated_data["name"],
+            origin=Origin.of(request),
         )
         data = {**ApiKeyOutput(created.api_key).data, "key": created.plaintext}
         return Response(data, status=status.HTTP_201_CREATED)
@@ -319,5 +357,7 @@ class ApiKeyListApi(APIView):
 class ApiKeyDetailApi(APIView):
     @extend_schema(operation_id="me_api_keys_revoke", tags=["auth"], responses={204: None})
     def delete(self, request: Request, key_id: int) -> Response:
-        api_keys.api_key_revoke(user=current_user(request), key_id=key_id)
+        api_keys.api_key_revoke(
+            user=current_user(request), key_id=key_id, origin=Origin.of(request)
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

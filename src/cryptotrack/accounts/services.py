@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.accounts.signals import exchange_credentials_checked
+from cryptotrack.audit.services import Kind, Origin, record_audit_event
 from cryptotrack.core import crypto
 from cryptotrack.exchanges import kucoin
 
@@ -51,27 +52,60 @@ def signup(
     password: str,
     email: str = "",
     kucoin_credentials: kucoin.KucoinCredentials | None = None,
+    origin: Origin | None = None,
 ) -> User:
     """Create the user and, when given, store their KuCoin credentials and check them.
 
     The check never blocks signup: a rejected or unreachable key is stored all the same
-    and its status says so.
+    and its status says so. Both steps go to the audit log with ``origin``.
     """
     with transaction.atomic():
         user = user_create(name=name, username=username, password=password, email=email)
-        account = (
-            exchange_account_store(user=user, credentials=kucoin_credentials)
+        record_audit_event(user=user, kind=Kind.SIGNUP, origin=origin)
+        stored = (
+            _store(user=user, credentials=kucoin_credentials)
             if kucoin_credentials is not None
             else None
         )
-    if account is not None:
-        exchange_account_check(account=account)
+    if stored is not None:
+        _check_and_audit(*stored, origin=origin)
     return user
+
+
+def exchange_account_audit_details(account: ExchangeAccount) -> dict[str, str]:
+    """What the audit log says of an exchange account: never a secret, only its hint."""
+    return {
+        "exchange": account.exchange,
+        "label": "default",  # one account per exchange until accounts get labels
+        "api_key_hint": f"…{account.api_key_hint}",
+        "status": account.status,
+    }
+
+
+def _check_and_audit(
+    account: ExchangeAccount, created: bool, *, origin: Origin | None
+) -> ExchangeAccount:
+    """Check the stored key, then audit the change with the verdict (recorded even if the
+    check itself fails: the credentials are stored either way)."""
+    try:
+        account = exchange_account_check(account=account)
+    finally:
+        record_audit_event(
+            user=account.user_id,
+            kind=Kind.EXCHANGE_ACCOUNT_ADDED if created else Kind.EXCHANGE_ACCOUNT_UPDATED,
+            origin=origin,
+            **exchange_account_audit_details(account),
+        )
+    return account
 
 
 def exchange_account_store(*, user: User, credentials: kucoin.KucoinCredentials) -> ExchangeAccount:
     """Store (or replace) the user's KuCoin credentials, encrypted, status ``unverified``."""
-    account, _ = ExchangeAccount.objects.update_or_create(
+    return _store(user=user, credentials=credentials)[0]
+
+
+def _store(*, user: User, credentials: kucoin.KucoinCredentials) -> tuple[ExchangeAccount, bool]:
+    return ExchangeAccount.objects.update_or_create(
         user=user,
         exchange=ExchangeAccount.Exchange.KUCOIN,
         defaults={
@@ -86,15 +120,17 @@ def exchange_account_store(*, user: User, credentials: kucoin.KucoinCredentials)
             "checked_at": None,
         },
     )
-    return account
 
 
 def exchange_account_replace(
-    *, user: User, credentials: kucoin.KucoinCredentials
+    *, user: User, credentials: kucoin.KucoinCredentials, origin: Origin | None = None
 ) -> ExchangeAccount:
-    """Replace the user's KuCoin credentials and check the new ones (``PUT /me/kucoin``)."""
-    account = exchange_account_store(user=user, credentials=credentials)
-    return exchange_account_check(account=account)
+    """Replace the user's KuCoin credentials and check the new ones (``PUT /me/kucoin``).
+
+    Audited as an account added (first key) or updated, with the check's verdict.
+    """
+    account, created = _store(user=user, credentials=credentials)
+    return _check_and_audit(account, created, origin=origin)
 
 
 def exchange_account_credentials(*, account: ExchangeAccount) -> kucoin.KucoinCredentials:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("auth/token/refresh", apis.TokenRefreshApi.as_view(), name="token-refresh"),
     path("auth/logout", apis.LogoutApi.as_view(), name="logout"),
     path("me", apis.MeApi.as_view(), name="me"),
+    path("me/password", apis.PasswordChangeApi.as_view(), name="me-password"),
     path("me/kucoin", apis.KucoinCredentialsApi.as_view(), name="me-kucoin"),
     path("me/api-keys", apis.ApiKeyListApi.as_view(), name="api-keys"),
     path("me/api-keys/<int:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key-detail"),

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
+from cryptotrack.audit.services import Origin
 from cryptotrack.core.fields import AwareDateTimeField, StrictCharField
 from cryptotrack.core.keyset_pagination import KeysetPagination
 from cryptotrack.core.pagination import (
@@ -121,7 +122,9 @@ class TrackingApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         subscription, created = services.start_tracking(
-            user=current_user(request), symbols=serializer.validated_data["symbols"]
+            user=current_user(request),
+            symbols=serializer.validated_data["symbols"],
+            origin=Origin.of(request),
         )
         return Response(
             tracking_payload(subscription, interval=int(subscription.interval.total_seconds())),
@@ -130,7 +133,7 @@ class TrackingApi(APIView):
 
     @extend_schema(operation_id="tracking_stop", tags=["positions"], responses={204: None})
     def delete(self, request: Request) -> Response:
-        services.stop_tracking(user=current_user(request))
+        services.stop_tracking(user=current_user(request), origin=Origin.of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

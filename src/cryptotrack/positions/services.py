@@ -13,6 +13,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 
 from cryptotrack.accounts.models import ExchangeAccount, User
+from cryptotrack.audit.services import Kind, Origin, record_audit_event
 from cryptotrack.core.exceptions import ApplicationError
 from cryptotrack.positions.models import PositionSnapshot, TrackingSubscription
 
@@ -30,11 +31,14 @@ def _first_slot(*, now: datetime, interval: timedelta) -> datetime:
 
 
 @transaction.atomic
-def start_tracking(*, user: User, symbols: list[str]) -> tuple[TrackingSubscription, bool]:
+def start_tracking(
+    *, user: User, symbols: list[str], origin: Origin | None = None
+) -> tuple[TrackingSubscription, bool]:
     """Track the user's KuCoin positions (``symbols`` empty: all); return (subscription, created).
 
     Asking again while tracking updates the symbols and answers ``created=False``. A key
-    KuCoin already rejected starts ``paused`` with the reason, until it is replaced.
+    KuCoin already rejected starts ``paused`` with the reason, until it is replaced. A
+    start (not a symbols update) goes to the audit log with its state.
     """
     account = ExchangeAccount.objects.filter(
         user=user, exchange=ExchangeAccount.Exchange.KUCOIN
@@ -72,6 +76,15 @@ def start_tracking(*, user: User, symbols: list[str]) -> tuple[TrackingSubscript
             subscription.last_error_message = account.status_message
             subscription.last_error_at = now
     subscription.save()
+    if created:
+        record_audit_event(
+            user=user,
+            kind=Kind.TRACKING_STARTED,
+            origin=origin,
+            symbols=subscription.symbols,
+            state=subscription.state,
+            reason=subscription.last_error_message,
+        )
     if created and subscription.state == TrackingSubscription.State.ACTIVE:
         _poll_now(subscription, now=now)
     return subscription, created
@@ -108,11 +121,18 @@ def _poll_now(subscription: TrackingSubscription, *, now: datetime) -> None:
     transaction.on_commit(enqueue)
 
 
-def stop_tracking(*, user: User) -> None:
-    """Cancel tracking: no poll starts after this (an in-flight one may still finish)."""
-    TrackingSubscription.objects.filter(user=user).update(
-        state=TrackingSubscription.State.STOPPED, updated_at=timezone.now()
+def stop_tracking(*, user: User, origin: Origin | None = None) -> None:
+    """Cancel tracking: no poll starts after this (an in-flight one may still finish).
+
+    Audited when it stopped something (a second stop changes nothing and records nothing).
+    """
+    stopped = (
+        TrackingSubscription.objects.filter(user=user)
+        .exclude(state=TrackingSubscription.State.STOPPED)
+        .update(state=TrackingSubscription.State.STOPPED, updated_at=timezone.now())
     )
+    if stopped:
+        record_audit_event(user=user, kind=Kind.TRACKING_STOPPED, origin=origin)
 
 
 def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
@@ -133,6 +153,11 @@ def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
     )
     if resumed:
         logger.info("tracking of user %s resumed with a valid key", account.user_id)
+        record_audit_event(
+            user=account.user_id,
+            kind=Kind.TRACKING_RESUMED,
+            api_key_hint=f"…{account.api_key_hint}",
+        )
 
 
 def purge_position_history(*, now: datetime | None = None) -> int:

@@ -20,6 +20,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
 
 from cryptotrack.accounts.models import ExchangeAccount
+from cryptotrack.audit.services import Kind, record_service_events
 from cryptotrack.exchanges.errors import (
     UpstreamError,
     UpstreamInvalidCredentials,
@@ -215,10 +216,12 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
     Each UPDATE here computes from the row as it is when written (PostgreSQL re-reads a row
     a concurrent transaction changed), so a stop always wins: only an ``active`` row pauses,
     and ``next_poll_at`` only moves later. Polls that failed alike (KuCoin down: all of
-    them) share one statement.
+    them) share one statement. A pause goes to the audit log of each user whose tracking
+    it paused (read under the rows' locks, so a concurrent stop is never called a pause).
     """
     groups: dict[tuple[str, str, bool, datetime | None], list[int]] = {}
     account_verdicts: dict[int, tuple[ExchangeAccount.Status, str]] = {}
+    paused: dict[int, dict[str, str]] = {}
     for outcome in outcomes:
         error = outcome.error
         if error is None:
@@ -248,6 +251,13 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
             "last_error_at": now,
         }
         if pause:
+            # Inside record_poll_outcomes' transaction: the locks hold until the UPDATE.
+            for user_id in (
+                TrackingSubscription.objects.select_for_update()
+                .filter(id__in=ids, state=TrackingSubscription.State.ACTIVE)
+                .values_list("user_id", flat=True)
+            ):
+                paused[user_id] = {"reason": message, "error": kind}
             changes["state"] = Case(
                 When(state=TrackingSubscription.State.ACTIVE, then=Value(_PAUSED)),
                 default=F("state"),
@@ -260,6 +270,7 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
         ExchangeAccount.objects.filter(
             user_id=user_id, exchange=ExchangeAccount.Exchange.KUCOIN
         ).update(status=status, status_message=message, checked_at=now)
+    record_service_events(kind=Kind.TRACKING_PAUSED, events=paused)
 
 
 def refill_cache(user_id: int, rows: list[dict[str, Any]], *, as_of: datetime) -> None:
