@@ -137,3 +137,32 @@ def test_tickers_are_scripted_over_the_control_api(sim):
         assert response.status == 200
 
     assert ticker(sim, "DOGE-USDT").price == Decimal("0.1234")
+
+
+def test_a_null_data_answer_is_an_unknown_symbol_too():
+    from cryptotrack.exchanges.kucoin import parse_level1_ticker
+
+    with pytest.raises(KucoinUnknownSymbol):
+        parse_level1_ticker(None, symbol="NOPE-USDT")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("price", "0"), ("bestBid", None), ("price", "abc"), ("time", None)]
+)
+def test_a_ticker_breaking_the_documented_shape_is_a_bad_response(field, value):
+    from cryptotrack.exchanges.errors import UpstreamBadResponse
+    from cryptotrack.exchanges.kucoin import parse_level1_ticker
+
+    data = {
+        "sequence": "1",
+        "price": "1.5",
+        "size": "0.1",
+        "bestBid": "1.4",
+        "bestBidSize": "2",
+        "bestAsk": "1.6",
+        "bestAskSize": "3",
+        "time": 1550653727731,
+        field: value,
+    }
+    with pytest.raises(UpstreamBadResponse):
+        parse_level1_ticker(data, symbol="ABC-USDT")
