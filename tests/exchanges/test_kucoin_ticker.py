@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -166,3 +167,16 @@ def test_a_ticker_breaking_the_documented_shape_is_a_bad_response(field, value):
     }
     with pytest.raises(UpstreamBadResponse):
         parse_level1_ticker(data, symbol="ABC-USDT")
+
+
+def test_drift_moves_the_tickers_too():
+    with KucoinSimulator(seed=3, drift=0.01, drift_interval=0.05) as moving:
+        first = ticker(moving, "BTC-USDT")
+        for _ in range(100):  # up to 5 s of 0.05 s drift steps
+            later = ticker(moving, "BTC-USDT")
+            if later.sequence != first.sequence:
+                break
+            time.sleep(0.05)
+
+    assert later.sequence != first.sequence
+    assert later.price != first.price  # a 1 % step of 60,000 at 0.01: never the same

@@ -453,6 +453,7 @@ class KucoinSimApp:
             await asyncio.sleep(self.drift_interval)
             if self.drift > 0:
                 self.state.drift_prices(self._rng, self.drift)
+                self.tickers.drift(self._rng, self.drift)
 
 
 def _same(given: str, expected: str) -> bool:

@@ -117,6 +117,16 @@ class TickerBook:
             self._tickers[symbol] = ticker
             return ticker
 
+    def drift(self, rng: Any, volatility: float) -> None:
+        """Move every listed price by a Gaussian step of ``volatility`` (relative), as the
+        simulator's ``drift`` moves mark prices: a live page fed by it keeps moving."""
+        with self._lock:
+            current = {symbol: t.price for symbol, t in self._tickers.items()}
+        for symbol, price in current.items():
+            step = Decimal(str(rng.gauss(0.0, volatility)))
+            places = Decimal("0.01") if price >= 1 else Decimal("0.00000001")
+            self.set(symbol, max(price * (1 + step), price / 2).quantize(places))
+
     def remove(self, symbol: str) -> None:
         """Delist ``symbol``: it then answers KuCoin's 400100."""
         with self._lock:
