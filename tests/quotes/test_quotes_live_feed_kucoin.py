@@ -146,3 +146,33 @@ def test_both_sources_tick_together_one_call_each(
     ]
     assert cg_settings.count("/simple/price") == 1
     assert kucoin_feed.request_count(path=LEVEL1) == 1
+
+
+@pytest.mark.parametrize(("value", "starts"), [("kucoin, CoinGecko", True), ("binance", False)])
+def test_quotes_live_sources_is_checked_when_settings_load(value: str, starts: bool) -> None:
+    import subprocess
+    import sys
+
+    from tests.support.processes import REPO, service_env
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import "
+            "settings; print(settings.QUOTES_LIVE_SOURCES)",
+        ],
+        env=service_env("sqlite:///:memory:", QUOTES_LIVE_SOURCES=value),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    if starts:
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().splitlines()[-1] == "['kucoin', 'coingecko']"
+    else:
+        assert done.returncode != 0
+        assert "QUOTES_LIVE_SOURCES names ['binance']" in done.stderr
