@@ -386,9 +386,21 @@ POSITIONS_HISTORY_RETENTION_DAYS = env.int("POSITIONS_HISTORY_RETENTION_DAYS", d
 QUOTES_INTERVAL_SECONDS = env.int("QUOTES_INTERVAL_SECONDS", default=3600)
 QUOTES_PAIRS = env.list("QUOTES_PAIRS", default=["BTC/USD"])
 QUOTES_PER_PAGE_ALL_MAX = env.int("QUOTES_PER_PAGE_ALL_MAX", default=1000)
-# The live feed: every this many seconds one batched CoinGecko call for the QUOTES_PAIRS
-# it prices (keyless; Alpha Vantage's free tier could never do this every minute).
+# The live feed: every this many seconds each keyless source of QUOTES_LIVE_SOURCES prices
+# the QUOTES_PAIRS it can (Alpha Vantage's free tier could never do this every minute):
+# `coingecko` (one batched /simple/price call) and/or `kucoin` (its public level-1 ticker,
+# one request per pair; USD pairs read the USDT market). Comma-separated; docs/api.md.
 QUOTES_LIVE_INTERVAL_SECONDS = env.int("QUOTES_LIVE_INTERVAL_SECONDS", default=60)
+LIVE_QUOTE_SOURCES = ("coingecko", "kucoin")
+QUOTES_LIVE_SOURCES = [
+    source.strip().lower()
+    for source in env.list("QUOTES_LIVE_SOURCES", default=["coingecko"])
+    if source.strip()
+]
+if unknown_live_sources := sorted(set(QUOTES_LIVE_SOURCES) - set(LIVE_QUOTE_SOURCES)):
+    raise ImproperlyConfigured(
+        f"QUOTES_LIVE_SOURCES names {unknown_live_sources}; known: {list(LIVE_QUOTE_SOURCES)}"
+    )
 # Live quotes keep every point this many days, then only the last of each hour.
 QUOTES_LIVE_MINUTE_DAYS = env.int("QUOTES_LIVE_MINUTE_DAYS", default=7)
 ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)

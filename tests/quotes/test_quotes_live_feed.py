@@ -20,8 +20,8 @@ from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 def test_a_live_tick_makes_one_call_for_every_pair_coingecko_prices(
     cg_settings: CoinGeckoSimulator, av_settings: AlphaVantageSimulator, settings: Any
 ) -> None:
+    from cryptotrack.quotes.live_feed import fetch_live_quotes
     from cryptotrack.quotes.models import Quote
-    from cryptotrack.quotes.services import fetch_live_quotes
 
     settings.QUOTES_PAIRS = ["BTC/USD", "ETH/EUR", "EUR/USD"]  # no coin in EUR/USD
     cg_settings.set_price("bitcoin", "usd", "64000.5")

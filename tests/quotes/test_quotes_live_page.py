@@ -1,5 +1,7 @@
 """/rates/live in real headless Chromium (Debian's, no download): it connects, shows the
-latest rate with its history, then a new rate as soon as another process stores it."""
+latest rate with its history, then a new rate as soon as another process stores it — and,
+fed by the live feed of a real worker and beat, a new KuCoin rate within one live interval
+without a single Alpha Vantage call."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from tests.quotes.conftest import PUSH_TIMEOUT
-from tests.support.processes import REPO, AsgiServer
+from tests.quotes.conftest import PUSH_TIMEOUT, Frames, ws_url
+from tests.support.processes import REPO, AsgiServer, CeleryWorker
+from websockets.sync.client import connect
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
+from cryptotrack.simulators.kucoin import KucoinSimulator
 
 pytestmark = pytest.mark.slow
 
@@ -131,6 +135,79 @@ def test_live_page_shows_the_rate_and_a_new_one_when_it_arrives(
         page.goto("about:blank")  # leave before the server stops
 
     assert errors == []
+
+
+LEVEL1 = "/api/v1/market/orderbook/level1"
+# The live feed's interval in the worker test, shortened from the minute of production.
+LIVE_INTERVAL_SECONDS = 2
+# The first live quote waits for the worker and beat to start (seconds on a loaded machine).
+WORKER_START_TIMEOUT = 60.0
+
+
+def test_live_page_shows_a_new_kucoin_rate_within_one_live_interval_without_alpha_vantage(
+    quotes_env: dict[str, str],
+    av_sim: AlphaVantageSimulator,
+    browser_page: Any,
+) -> None:
+    from cryptotrack.quotes.models import Quote
+
+    with KucoinSimulator(seed=1) as kucoin:
+        kucoin.set_ticker("BTC-USDT", "64100.25")
+        env = {
+            **quotes_env,
+            "KUCOIN_SPOT_URL": kucoin.url,
+            "KUCOIN_TIMEOUT_SECONDS": "2",
+            "QUOTES_LIVE_SOURCES": "kucoin",
+            "QUOTES_PAIRS": "BTC/USD",
+            "QUOTES_LIVE_INTERVAL_SECONDS": str(LIVE_INTERVAL_SECONDS),
+            "QUOTES_INTERVAL_SECONDS": "3600",
+            "ALPHAVANTAGE_DAILY_QUOTA": "0",  # the start-up fetch must not reach Alpha Vantage
+        }
+        page = browser_page
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        live = Quote.objects.filter(source=Quote.Source.KUCOIN, trigger=Quote.Trigger.LIVE)
+
+        with (
+            AsgiServer(env) as server,
+            CeleryWorker(env, beat=True, concurrency=1) as worker,
+            connect(ws_url(server, "from_currency=BTC&to_currency=USD"), open_timeout=5) as second,
+            connect(ws_url(server, "from_currency=BTC&to_currency=USD"), open_timeout=5) as third,
+        ):
+            watchers = [Frames(second), Frames(third)]  # two more clients than the browser
+            page.goto(f"{server.url}/rates/live")
+            expect_text(page, "#status", "live", timeout=5)
+            try:
+                expect_text(page, "#rate", "64,100.25", timeout=WORKER_START_TIMEOUT)
+            except AssertionError:
+                print(worker.log()[-5000:])
+                raise
+
+            # The next tick (at most one interval away) reads the new price; the push then
+            # takes up to PUSH_TIMEOUT on a loaded machine.
+            kucoin.set_ticker("BTC-USDT", "64321.5", best_bid="64321.4", best_ask="64321.6")
+            expect_text(page, "#rate", "64,321.5", timeout=LIVE_INTERVAL_SECONDS + PUSH_TIMEOUT)
+            expect_text(page, "#bid", "64,321.4", timeout=1)
+            expect_text(page, "#ask", "64,321.6", timeout=1)
+            ticks = off_the_browser_loop(live.count)
+            page.goto("about:blank")  # leave before the server stops
+            for watcher in watchers:
+                _, frame = watcher.next(timeout=PUSH_TIMEOUT)
+                assert frame["source"] == "kucoin"
+
+        # One ticker request per tick (one pair) for three clients; the worker may have
+        # been stopped between a tick's request and its insert.
+        stored = off_the_browser_loop(live.count)
+        assert ticks <= stored <= kucoin.request_count(path=LEVEL1) <= stored + 1
+    assert av_sim.counter.count() == 0
+    assert errors == []
+
+
+def expect_text(page: Any, selector: str, text: str, *, timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for ``selector`` to show exactly ``text``."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(selector)).to_have_text(text, timeout=timeout * 1000)
 
 
 def test_live_page_is_public_html_with_local_assets(api_client: Any, db: None) -> None:

@@ -181,42 +181,6 @@ def fetch_configured_pairs(*, trigger: str) -> list[Refreshed]:
     return results
 
 
-def fetch_live_quotes() -> list[Quote]:
-    """The live feed: ONE batched CoinGecko call for every pair of ``QUOTES_PAIRS`` it can
-    price, each rate stored as a ``live`` quote and pushed to the subscribers.
-
-    However many clients watch, a tick makes one call. A pair with a live quote younger than
-    half ``QUOTES_LIVE_INTERVAL_SECONDS`` (a redelivered or doubled tick) is not asked for;
-    a failing CoinGecko is logged and the next tick tries again.
-    """
-    now = timezone.now()
-    recent = now - timedelta(seconds=settings.QUOTES_LIVE_INTERVAL_SECONDS / 2)
-    fresh = {
-        Pair(f, t)
-        for f, t in Quote.objects.filter(
-            source=Quote.Source.COINGECKO, trigger=Quote.Trigger.LIVE, fetched_at__gte=recent
-        ).values_list("from_currency", "to_currency")
-    }
-    due = [pair for pair in configured_pairs() if coingecko.priceable(pair) and pair not in fresh]
-    if not due:
-        return []
-    try:
-        rates = coingecko.fetch_rates(due)
-    except UpstreamError as exc:
-        logger.warning("live feed: CoinGecko failed: %s (%s)", exc.message, exc.kind)
-        return []
-    return [
-        record_quote(
-            pair=pair,
-            rate=rate,
-            refreshed_at=now,
-            trigger=Quote.Trigger.LIVE,
-            source=Quote.Source.COINGECKO,
-        )
-        for pair, rate in rates.items()
-    ]
-
-
 # -- internals -------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
 
-from cryptotrack.quotes import retention, services
+from cryptotrack.quotes import live_feed, retention, services
 from cryptotrack.quotes.models import Quote
 
 
@@ -26,8 +26,8 @@ def fetch_scheduled_quotes() -> None:
 
 @shared_task(name="cryptotrack.quotes.tasks.fetch_live_quotes", ignore_result=True)
 def fetch_live_quotes() -> None:
-    """Every ``QUOTES_LIVE_INTERVAL_SECONDS`` (beat): the live feed, one CoinGecko call."""
-    services.fetch_live_quotes()
+    """Every ``QUOTES_LIVE_INTERVAL_SECONDS`` (beat): the live feed (one tick per source)."""
+    live_feed.fetch_live_quotes()
 
 
 @shared_task(name="cryptotrack.quotes.tasks.downsample_live_quotes", ignore_result=True)

@@ -15,6 +15,7 @@ from cryptotrack.exchanges.kucoin.client import (
     KucoinClient,
 )
 from cryptotrack.exchanges.kucoin.errors import KucoinTimestampError
+from cryptotrack.exchanges.kucoin.market import KucoinUnknownSymbol, SpotTicker, parse_level1_ticker
 from cryptotrack.exchanges.kucoin.models import (
     REQUIRED_PERMISSIONS,
     ApiKeyInfo,
@@ -42,11 +43,14 @@ __all__ = [
     "KucoinClient",
     "KucoinCredentials",
     "KucoinTimestampError",
+    "KucoinUnknownSymbol",
     "MarginMode",
     "PositionSide",
     "SpotAccount",
+    "SpotTicker",
     "assess_api_key",
     "parse_api_key_info",
+    "parse_level1_ticker",
     "parse_position",
     "parse_positions",
     "parse_server_time_ms",

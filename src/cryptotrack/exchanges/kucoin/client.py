@@ -32,6 +32,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamError,
     UpstreamInvalidCredentials,
     UpstreamPermissionDenied,
+    UpstreamRequestRejected,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
@@ -39,6 +40,13 @@ from cryptotrack.exchanges.kucoin.errors import (
     SUCCESS_CODE,
     KucoinTimestampError,
     error_from_response,
+)
+from cryptotrack.exchanges.kucoin.market import (
+    LEVEL1_PATH,
+    PARAMETER_ERROR_CODE,
+    KucoinUnknownSymbol,
+    SpotTicker,
+    parse_level1_ticker,
 )
 from cryptotrack.exchanges.kucoin.models import (
     ApiKeyInfo,
@@ -178,6 +186,22 @@ class KucoinClient:
         self._clock_offset_ms = server_ms - int((before + after) / 2 * 1000)
         self._clock_generation += 1
         return self._clock_offset_ms
+
+    # -- public market data ------------------------------------------------------------
+
+    async def spot_ticker(self, symbol: str) -> SpotTicker:
+        """The level-1 ticker of spot ``symbol`` (``BTC-USDT``), public: no credentials
+        (``GET /api/v1/market/orderbook/level1``, spot host, Public pool weight 2).
+        Raises :class:`KucoinUnknownSymbol` for a symbol KuCoin does not list."""
+        if not symbol:
+            raise ValueError("symbol is required")
+        try:
+            data = await self._call("spot", LEVEL1_PATH, {"symbol": symbol})
+        except UpstreamRequestRejected as exc:
+            if exc.code != PARAMETER_ERROR_CODE:
+                raise
+            raise KucoinUnknownSymbol(exc.message, status=exc.status, code=exc.code) from None
+        return parse_level1_ticker(None if data is NO_DATA else data, symbol=symbol)
 
     # -- private calls -----------------------------------------------------------------
 

@@ -7,7 +7,8 @@ positions, balances and prices, and faults on demand.
 
 Endpoints served: ``GET /api/v1/positions``, ``GET /api/v1/position?symbol=``,
 ``GET /api/v1/accounts``, ``GET /api/v1/user/api-key`` (private) and
-``GET /api/v1/timestamp`` (public).
+``GET /api/v1/timestamp`` and ``GET /api/v1/market/orderbook/level1?symbol=`` (public;
+the ticker lives in :mod:`.market`).
 
 In a test::
 
@@ -34,6 +35,9 @@ the ``/_sim/`` control API (JSON)::
     DELETE /_sim/keys/{key}/positions/{symbol}          {price?} -> {realised_pnl}
     PUT    /_sim/keys/{key}/balances       {currency, balance, type?, holds?}
     POST   /_sim/mark-prices               {symbol, price} or {prices: {symbol: price}}
+    GET|POST /_sim/tickers                 {symbol, price, best_bid?, best_ask?} or
+                                           {tickers: {symbol: price}} (spot level-1)
+    DELETE /_sim/tickers/{symbol}          delist: the ticker answers 400100
     GET    /_sim/requests?api_key=&path=   -> {total, by_key_path}; DELETE resets
     GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}   (scope = the KC-API-KEY)
 """

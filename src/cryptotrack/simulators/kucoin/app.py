@@ -39,6 +39,14 @@ from cryptotrack.simulators.counting import RequestCounter
 from cryptotrack.simulators.faults import FaultInjector, add_fault_routes
 from cryptotrack.simulators.kucoin.keys import SimKey, sign_b64
 from cryptotrack.simulators.kucoin.keystore import KeyStore
+from cryptotrack.simulators.kucoin.market import (
+    LEVEL1_PATH,
+    PAIR_NOT_PROVIDED_CODE,
+    PAIR_NOT_PROVIDED_MSG,
+    PairNotProvided,
+    TickerBook,
+    add_ticker_routes,
+)
 from cryptotrack.simulators.kucoin.ratelimit import RateLimiter
 from cryptotrack.simulators.kucoin.state import SimulatorState
 
@@ -64,6 +72,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/api/v1/accounts": Endpoint("management", 5, "General"),
     "/api/v1/user/api-key": Endpoint("management", 20, "General"),
     "/api/v1/timestamp": Endpoint("public", 3, None),
+    LEVEL1_PATH: Endpoint("public", 2, None),
 }
 
 
@@ -114,6 +123,7 @@ class KucoinSimApp:
         key_store: KeyStore | None = None,
     ) -> None:
         self.state = SimulatorState(clock_offset_ms=clock_offset_ms)
+        self.tickers = TickerBook(now_ms=self.state.now_ms)
         self.key_store = key_store
         self.limiter = RateLimiter(rate_limit, window_seconds=rate_limit_window)
         self.faults = FaultInjector(error_body=_error_body)
@@ -183,6 +193,8 @@ class KucoinSimApp:
                 data = produce(request, key)
             except ValueError as exc:
                 return kucoin_error(400, "400100", f"Parameter error: {exc}", headers)
+            except PairNotProvided:  # KuCoin answers an unlisted pair with HTTP 200
+                return kucoin_error(200, PAIR_NOT_PROVIDED_CODE, PAIR_NOT_PROVIDED_MSG, headers)
             return web.Response(
                 text=_dumps({"code": "200000", "data": data}),
                 content_type="application/json",
@@ -218,6 +230,12 @@ class KucoinSimApp:
     def _timestamp(self, request: web.Request, key: SimKey | None) -> Any:
         return self.state.now_ms()
 
+    def _level1(self, request: web.Request, key: SimKey | None) -> Any:
+        symbol = request.query.get("symbol")
+        if not symbol:
+            raise ValueError("symbol is required")
+        return self.tickers.level1(symbol)
+
     async def _not_found(self, request: web.Request) -> web.StreamResponse:
         return kucoin_error(404, "404000", "interface not exists")
 
@@ -229,6 +247,7 @@ class KucoinSimApp:
         with self.state.lock:
             self.state.keys.clear()
             self.state.mark_prices.clear()
+        self.tickers.reset()
         self.faults.clear()
         self.requests.reset()
         self.configure(dict(self._initial_config))
@@ -392,6 +411,7 @@ class KucoinSimApp:
         )
         router.add_put(f"{p}/keys/{{api_key}}/balances", json_handler(set_balance))
         router.add_post(f"{p}/mark-prices", json_handler(set_mark_prices))
+        add_ticker_routes(app, self.tickers, prefix=p)
         router.add_get(f"{p}/requests", json_handler(request_counts))
         router.add_delete(f"{p}/requests", json_handler(request_counts))
         add_fault_routes(app, self.faults, prefix=p)
@@ -412,6 +432,7 @@ class KucoinSimApp:
             "/api/v1/accounts": self._accounts,
             "/api/v1/user/api-key": self._api_key,
             "/api/v1/timestamp": self._timestamp,
+            LEVEL1_PATH: self._level1,
         }
         for path, produce in routes.items():
             app.router.add_get(path, self._endpoint(path, produce))
@@ -432,6 +453,7 @@ class KucoinSimApp:
             await asyncio.sleep(self.drift_interval)
             if self.drift > 0:
                 self.state.drift_prices(self._rng, self.drift)
+                self.tickers.drift(self._rng, self.drift)
 
 
 def _same(given: str, expected: str) -> bool:

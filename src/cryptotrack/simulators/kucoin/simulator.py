@@ -124,6 +124,26 @@ class KucoinSimulator(ServedSimulator):
         """Move ``symbol``'s mark price (for every key holding it)."""
         self.state.set_mark_price(symbol, Decimal(str(price)))
 
+    def set_ticker(
+        self,
+        symbol: str,
+        price: Number,
+        *,
+        best_bid: Number | None = None,
+        best_ask: Number | None = None,
+    ) -> None:
+        """List spot ``symbol`` (``BTC-USDT``) at ``price`` on the public level-1 ticker."""
+        self.sim.tickers.set(
+            symbol,
+            Decimal(str(price)),
+            best_bid=None if best_bid is None else Decimal(str(best_bid)),
+            best_ask=None if best_ask is None else Decimal(str(best_ask)),
+        )
+
+    def remove_ticker(self, symbol: str) -> None:
+        """Delist spot ``symbol``: its ticker then answers KuCoin's 400100."""
+        self.sim.tickers.remove(symbol)
+
     def resize_position(
         self, api_key: str, symbol: str, size: Number, *, price: Number | None = None
     ) -> dict[str, Any] | None:
