@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -31,7 +31,11 @@ class BalanceListApi(APIView):
     @extend_schema(
         operation_id="balances_list",
         tags=["balances"],
-        parameters=[FilterSerializer],
+        parameters=[
+            FilterSerializer,
+            OpenApiParameter("page", int, description="Page number, from 1."),
+            OpenApiParameter("per_page", int, description="Accounts per page, 1-100 (default 10)."),
+        ],
         responses={
             200: inline_serializer(
                 "PaginatedAccountBalances",

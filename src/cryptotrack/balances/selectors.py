@@ -27,6 +27,8 @@ def balance_accounts(*, user: User) -> QuerySet[ExchangeAccount]:
     return (
         ExchangeAccount.objects.filter(user=user)
         .select_related("balance_refresh", "futures_overview")
+        # Listing balances has no use for the (encrypted) credentials.
+        .defer("api_key_encrypted", "api_secret_encrypted", "api_passphrase_encrypted")
         .order_by("id")
     )
 
