@@ -46,14 +46,25 @@ def claim_due_balances(account_ids: list[int], *, now: datetime) -> list[int]:
     """
     if not account_ids:
         return []
-    BalanceRefresh.objects.bulk_create(
-        [BalanceRefresh(account_id=i, next_refresh_at=now) for i in account_ids],
-        ignore_conflicts=True,
+    # The common case (nothing due: balances are read every 10th poll) in one plain read.
+    known = dict(
+        BalanceRefresh.objects.filter(account_id__in=account_ids).values_list(
+            "account_id", "next_refresh_at"
+        )
     )
+    new = [i for i in account_ids if i not in known]
+    if new:
+        BalanceRefresh.objects.bulk_create(
+            [BalanceRefresh(account_id=i, next_refresh_at=now) for i in new],
+            ignore_conflicts=True,
+        )
+    candidates = new + [i for i, due_at in known.items() if due_at <= now]
+    if not candidates:
+        return []
     with transaction.atomic():
         due = list(
             BalanceRefresh.objects.select_for_update(skip_locked=True)
-            .filter(account_id__in=account_ids, next_refresh_at__lte=now)
+            .filter(account_id__in=candidates, next_refresh_at__lte=now)
             .values_list("account_id", flat=True)
         )
         if due:
