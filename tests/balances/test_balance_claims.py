@@ -18,7 +18,7 @@ NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
 
 @pytest.mark.django_db
-def test_a_new_account_is_due_at_once_then_not_again_within_the_interval(
+def test_a_new_account_is_due_at_once_then_once_per_interval_in_a_phase_of_its_own(
     make_user: Callable[..., Any], settings: Any
 ) -> None:
     settings.BALANCES_REFRESH_SECONDS = 300
@@ -28,8 +28,15 @@ def test_a_new_account_is_due_at_once_then_not_again_within_the_interval(
     # A redelivered batch, or the next poll 30 s later: nothing to do.
     assert claim_due_balances([first.pk, second.pk], now=NOW) == []
     assert claim_due_balances([first.pk], now=NOW + timedelta(seconds=299)) == []
-    assert claim_due_balances([first.pk], now=NOW + timedelta(seconds=300)) == [first.pk]
-    assert BalanceRefresh.objects.get(pk=second.pk).next_refresh_at == NOW + timedelta(seconds=300)
+    # The second refresh comes one interval plus the account's phase later...
+    nexts = [BalanceRefresh.objects.get(pk=a.pk).next_refresh_at for a in (first, second)]
+    for next_at in nexts:
+        assert NOW + timedelta(seconds=300) <= next_at < NOW + timedelta(seconds=600)
+    assert nexts[0] != nexts[1]  # consecutive accounts do not refresh together
+    later = NOW + timedelta(seconds=600)
+    assert claim_due_balances([first.pk], now=later) == [first.pk]
+    # ...and every later one exactly one interval on.
+    assert BalanceRefresh.objects.get(pk=first.pk).next_refresh_at == later + timedelta(seconds=300)
 
 
 @pytest.mark.django_db(transaction=True)

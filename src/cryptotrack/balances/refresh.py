@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from cryptotrack.balances.models import BalanceRefresh
@@ -42,7 +44,10 @@ AccountCredentials = tuple[int, kucoin.KucoinCredentials]
 def claim_due_balances(account_ids: list[int], *, now: datetime) -> list[int]:
     """Of ``account_ids``, those whose balances are due, each moved one interval on.
 
-    An account seen for the first time gets its schedule row here, due at once.
+    An account seen for the first time gets its schedule row here, due at once; its next
+    refresh is then one interval plus a phase of its own (0 to one interval, from its id)
+    later. Without the phase, accounts that started together (every account, the day
+    this shipped) would all refresh in the same poll cycle every interval, for good.
     """
     if not account_ids:
         return []
@@ -68,10 +73,23 @@ def claim_due_balances(account_ids: list[int], *, now: datetime) -> list[int]:
             .values_list("account_id", flat=True)
         )
         if due:
-            BalanceRefresh.objects.filter(account_id__in=due).update(
-                next_refresh_at=now + timedelta(seconds=settings.BALANCES_REFRESH_SECONDS)
-            )
+            interval = timedelta(seconds=settings.BALANCES_REFRESH_SECONDS)
+            fresh = set(new)
+            first = [i for i in due if i in fresh]
+            next_at: Any = Value(now + interval)
+            if first:
+                next_at = Case(
+                    *[When(account_id=i, then=Value(now + interval + _phase(i))) for i in first],
+                    default=next_at,
+                )
+            BalanceRefresh.objects.filter(account_id__in=due).update(next_refresh_at=next_at)
     return due
+
+
+def _phase(account_id: int) -> timedelta:
+    # Knuth's multiplicative hash: consecutive ids land far apart within the interval.
+    seconds = max(settings.BALANCES_REFRESH_SECONDS, 1)
+    return timedelta(seconds=(account_id * 2654435761) % seconds)
 
 
 async def fetch_balances(
