@@ -185,7 +185,7 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
         ],
     ),
     (
-        "4. Tracking and positions",
+        "4. Tracking, positions and balances",
         [
             Step(
                 "Track every symbol of my KuCoin account",
@@ -208,6 +208,20 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 checks=('pm.expect(["cache", "database"]).to.include(body.source);',),
             ),
             Step("Position history", "positions_history", 200),
+            Step(
+                "My balances, per exchange account (with the read-only API key)",
+                "balances_list",
+                200,
+                auth="api_key",
+                query={"include_zero": "false"},
+                checks=(
+                    'pm.expect(["cache", "database"]).to.include(body.source);',
+                    "pm.expect(body.count).to.be.at.least(1);",
+                ),
+                description="Spot balances and the USDT futures overview, refreshed with "
+                "the positions poll (at most every BALANCES_REFRESH_SECONDS): `as_of` is null "
+                "until the first refresh.",
+            ),
         ],
     ),
     (

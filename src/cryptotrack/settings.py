@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "cryptotrack.quotes",
     "cryptotrack.alerts",
     "cryptotrack.audit",
+    "cryptotrack.balances",
 ]
 
 # Django's own middleware, each wrapped so that under ASGI its hooks run in the event loop
@@ -383,6 +384,9 @@ POSITIONS_BATCH_SIZE = env.int("POSITIONS_BATCH_SIZE", default=100)
 POSITIONS_POLL_CONCURRENCY = env.int("POSITIONS_POLL_CONCURRENCY", default=16)
 POSITIONS_SNAPSHOT_EVERY_SECONDS = env.int("POSITIONS_SNAPSHOT_EVERY_SECONDS", default=300)
 POSITIONS_HISTORY_RETENTION_DAYS = env.int("POSITIONS_HISTORY_RETENTION_DAYS", default=30)
+# Balances (spot accounts + futures overview) are read with an account's positions poll,
+# but at most this often per account: two more KuCoin calls, not worth every 30 s.
+BALANCES_REFRESH_SECONDS = env.int("BALANCES_REFRESH_SECONDS", default=300)
 QUOTES_INTERVAL_SECONDS = env.int("QUOTES_INTERVAL_SECONDS", default=3600)
 QUOTES_PAIRS = env.list("QUOTES_PAIRS", default=["BTC/USD"])
 QUOTES_PER_PAGE_ALL_MAX = env.int("QUOTES_PER_PAGE_ALL_MAX", default=1000)

@@ -12,6 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from cryptotrack.accounts import urls as accounts_urls
 from cryptotrack.alerts import urls as alerts_urls
 from cryptotrack.audit import urls as audit_urls
+from cryptotrack.balances import urls as balances_urls
 from cryptotrack.core.health import HealthzApi, ReadyzApi
 from cryptotrack.core.metrics import metrics_view
 from cryptotrack.core.urls import slash_optional
@@ -23,6 +24,7 @@ api_v1 = slash_optional(
         *accounts_urls.urlpatterns,
         *alerts_urls.urlpatterns,
         *audit_urls.urlpatterns,
+        *balances_urls.urlpatterns,
         *positions_urls.urlpatterns,
         *quotes_urls.urlpatterns,
     ]

@@ -166,6 +166,24 @@ async def test_spot_accounts_with_filters(sim, client):
     assert btc.balance == Decimal("1E-8")
 
 
+async def test_futures_account_overview_reads_the_asked_currency(sim, client):
+    sim.set_futures_balance(API_KEY, "1500.25", order_margin="0.25")
+    sim.set_futures_balance(API_KEY, "0.5", currency="XBT")
+
+    usdt = await client.futures_account_overview(CREDS)
+    xbt = await client.futures_account_overview(CREDS, currency="XBT")
+
+    assert (usdt.currency, usdt.margin_balance, usdt.order_margin) == (
+        "USDT",
+        Decimal("1500.25"),
+        Decimal("0.25"),
+    )
+    assert usdt.available_balance == Decimal("1500")
+    assert usdt.risk_ratio == 0
+    assert (xbt.currency, xbt.account_equity) == ("XBT", Decimal("0.5"))
+    assert sim.request_count(api_key=API_KEY, path="/api/v1/account-overview") == 2
+
+
 async def test_api_key_info_and_credentials_check(sim, client):
     info = await client.api_key_info(CREDS)
     assert info.api_key == API_KEY

@@ -25,11 +25,13 @@ from cryptotrack.exchanges.errors import (
     UpstreamUnavailable,
 )
 from cryptotrack.exchanges.kucoin import (
+    FuturesAccountOverview,
     KucoinTimestampError,
     MarginMode,
     PositionSide,
     assess_api_key,
     parse_api_key_info,
+    parse_futures_account_overview,
     parse_position,
     parse_positions,
     parse_server_time_ms,
@@ -102,10 +104,20 @@ def check_error(name: str) -> None:
 
 
 def check_account_overview(name: str) -> None:
-    data = unwrap(name)
+    overview = parse_futures_account_overview(unwrap(name), currency="XBT")
     # Numbers decode straight to Decimal: no float rounding of money.
-    assert data["accountEquity"] == Decimal("394.439280806")
-    assert data["currency"] == "USDT"
+    assert overview == FuturesAccountOverview(
+        currency="USDT",  # the answer's own currency wins over what was asked
+        account_equity=Decimal("394.439280806"),
+        unrealised_pnl=Decimal("20.15278"),
+        margin_balance=Decimal("371.394298816"),
+        position_margin=Decimal("102.20664159"),
+        order_margin=Decimal("10.06002012"),
+        frozen_funds=Decimal("0.0"),
+        available_balance=Decimal("290.326799096"),
+        risk_ratio=Decimal("0.0065289525"),
+        max_withdraw_amount=Decimal("290.326419096"),
+    )
 
 
 def check_contracts_active(name: str) -> None:
@@ -282,6 +294,49 @@ def test_empty_and_missing_position_lists_are_no_positions():
     assert parse_positions([]) == []
     assert parse_positions(None) == []
     assert parse_spot_accounts([]) == []
+
+
+def test_account_overview_without_optional_fields_or_currency_parses():
+    data = dict(sample_json("kucoin_futures_account_overview")["data"])
+    for name in ("riskRatio", "maxWithdrawAmount", "currency"):
+        del data[name]
+    data["availableBalance"] = "1E-8"
+    overview = parse_futures_account_overview(data, currency="USDT")
+    assert (overview.currency, overview.risk_ratio, overview.max_withdraw_amount) == (
+        "USDT",
+        None,
+        None,
+    )
+    assert overview.available_balance == Decimal("0.00000001")
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ([], "expected an object"),
+        ({"accountEquity": 1}, "missing 'unrealisedPNL'"),
+        (
+            {
+                **dict.fromkeys(
+                    (
+                        "accountEquity",
+                        "unrealisedPNL",
+                        "marginBalance",
+                        "positionMargin",
+                        "orderMargin",
+                        "frozenFunds",
+                    ),
+                    0,
+                ),
+                "availableBalance": "lots",
+            },
+            "availableBalance",
+        ),
+    ],
+)
+def test_account_overview_contract_breaches_raise_bad_response(data, fragment):
+    with pytest.raises(UpstreamBadResponse, match=fragment):
+        parse_futures_account_overview(data, currency="USDT")
 
 
 def test_closed_entries_in_the_list_are_skipped():

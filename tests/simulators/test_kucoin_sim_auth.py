@@ -22,7 +22,12 @@ from tests.exchanges.kucoin_fixtures import (
     sample_json,
 )
 
-PATHS = ["/api/v1/positions", "/api/v1/position?symbol=XBTUSDTM", "/api/v1/accounts"]
+PATHS = [
+    "/api/v1/positions",
+    "/api/v1/position?symbol=XBTUSDTM",
+    "/api/v1/accounts",
+    "/api/v1/account-overview?currency=USDT",
+]
 
 
 @pytest.fixture(scope="module")

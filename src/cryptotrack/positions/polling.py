@@ -18,6 +18,7 @@ import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -26,6 +27,7 @@ from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.accounts.services import exchange_account_credentials
+from cryptotrack.balances.refresh import refresh_due_balances
 from cryptotrack.core import metrics
 from cryptotrack.exchanges import kucoin
 from cryptotrack.exchanges.errors import UpstreamError, UpstreamInvalidCredentials
@@ -44,6 +46,7 @@ class PollJob:
     user_id: int
     symbols: tuple[str, ...]
     credentials: kucoin.KucoinCredentials | None
+    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,15 @@ def _jobs(subscription_ids: list[int]) -> list[PollJob]:
     for subscription_id, user_id, symbols in subscriptions:
         account = accounts.get(user_id)
         credentials = exchange_account_credentials(account=account) if account else None
-        jobs.append(PollJob(subscription_id, user_id, tuple(symbols or ()), credentials))
+        jobs.append(
+            PollJob(
+                subscription_id,
+                user_id,
+                tuple(symbols or ()),
+                credentials,
+                account_id=account.pk if account else None,
+            )
+        )
     return jobs
 
 
@@ -217,6 +228,7 @@ async def _poll_and_record(
             return _outcome(job, started_at, positions=positions)
 
     pending = {asyncio.ensure_future(poll(job)) for job in jobs}
+    balances: list[asyncio.Future[Any]] = []
     try:
         while pending:
             done, pending = await asyncio.wait(pending, timeout=FLUSH_SECONDS)
@@ -224,11 +236,31 @@ async def _poll_and_record(
                 flushed = [task.result() for task in done]
                 await record(flushed)
                 outcomes += flushed
+                # Balances of the accounts just polled, when due; never fails the poll.
+                polled = _polled_accounts(flushed, jobs)
+                balances.append(asyncio.ensure_future(refresh_due_balances(client, polled)))
+        await asyncio.gather(*balances)
     finally:
         # The loop outlives this batch: leave nothing of it running there.
         for task in pending:
             task.cancel()
+        for refresh in balances:
+            refresh.cancel()
     return outcomes
+
+
+def _polled_accounts(
+    outcomes: list[PollOutcome], jobs: list[PollJob]
+) -> list[tuple[int, kucoin.KucoinCredentials]]:
+    """(account id, credentials) of the outcomes whose positions poll succeeded."""
+    succeeded = {o.subscription_id for o in outcomes if o.error is None}
+    return [
+        (job.account_id, job.credentials)
+        for job in jobs
+        if job.subscription_id in succeeded
+        and job.account_id is not None
+        and job.credentials is not None
+    ]
 
 
 def _count(outcomes: list[PollOutcome], slots: dict[int, datetime]) -> None:

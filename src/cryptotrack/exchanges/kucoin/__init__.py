@@ -32,12 +32,17 @@ from cryptotrack.exchanges.kucoin.models import (
     parse_spot_accounts,
 )
 from cryptotrack.exchanges.kucoin.signing import KucoinCredentials, sign, signed_headers
+from cryptotrack.exchanges.kucoin.wallets import (
+    FuturesAccountOverview,
+    parse_futures_account_overview,
+)
 
 __all__ = [
     "DEFAULT_FUTURES_URL",
     "DEFAULT_SPOT_URL",
     "REQUIRED_PERMISSIONS",
     "ApiKeyInfo",
+    "FuturesAccountOverview",
     "FuturesPosition",
     "KeyAssessment",
     "KucoinClient",
@@ -50,6 +55,7 @@ __all__ = [
     "SpotTicker",
     "assess_api_key",
     "parse_api_key_info",
+    "parse_futures_account_overview",
     "parse_level1_ticker",
     "parse_position",
     "parse_positions",

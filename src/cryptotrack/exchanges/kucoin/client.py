@@ -61,6 +61,10 @@ from cryptotrack.exchanges.kucoin.models import (
     parse_spot_accounts,
 )
 from cryptotrack.exchanges.kucoin.signing import KucoinCredentials, signed_headers
+from cryptotrack.exchanges.kucoin.wallets import (
+    FuturesAccountOverview,
+    parse_futures_account_overview,
+)
 from cryptotrack.exchanges.retry import call_with_retries
 
 logger = logging.getLogger(__name__)
@@ -243,6 +247,21 @@ class KucoinClient:
         params = {k: v for k, v in (("currency", currency), ("type", account_type)) if v}
         data = await self._call("spot", "/api/v1/accounts", params or None, credentials)
         return parse_spot_accounts(None if data is NO_DATA else data)
+
+    async def futures_account_overview(
+        self, credentials: KucoinCredentials, *, currency: str = "USDT"
+    ) -> FuturesAccountOverview:
+        """The key's futures account in ``currency`` (``GET /api/v1/account-overview``,
+        futures host). KuCoin's own default is XBT: the currency is always sent."""
+        if not currency:
+            raise ValueError("currency is required")
+        params = {"currency": currency}
+        data = await self._call("futures", "/api/v1/account-overview", params, credentials)
+        if data is NO_DATA:
+            raise UpstreamBadResponse(
+                "KuCoin answered the account overview without data", status=200
+            )
+        return parse_futures_account_overview(data, currency=currency)
 
     async def api_key_info(self, credentials: KucoinCredentials) -> ApiKeyInfo:
         """KuCoin's description of the key itself (``GET /api/v1/user/api-key``)."""

@@ -6,7 +6,9 @@ exact error codes, per-key rate limits with ``gw-ratelimit-*`` headers, scriptab
 positions, balances and prices, and faults on demand.
 
 Endpoints served: ``GET /api/v1/positions``, ``GET /api/v1/position?symbol=``,
-``GET /api/v1/accounts``, ``GET /api/v1/user/api-key`` (private) and
+``GET /api/v1/accounts``, ``GET /api/v1/account-overview?currency=`` (futures wallet,
+derived from the balance and open positions: see :mod:`.wallets`),
+``GET /api/v1/user/api-key`` (private) and
 ``GET /api/v1/timestamp`` and ``GET /api/v1/market/orderbook/level1?symbol=`` (public;
 the ticker lives in :mod:`.market`).
 
@@ -26,7 +28,8 @@ the ``/_sim/`` control API (JSON)::
                                             timestamp_tolerance_ms, drift, drift_interval}
     POST   /_sim/reset
     POST   /_sim/keys                      {api_key, api_secret, api_passphrase,
-                                            permissions?, ip_whitelist?, key_version?, demo?}
+                                            permissions?, ip_whitelist?, key_version?, demo?,
+                                            uid? (an existing user's), sub_name?}
     DELETE /_sim/keys/{key}
     GET    /_sim/keys/{key}/positions
     POST   /_sim/keys/{key}/positions      {symbol, side?, size?, entry_price?, mark_price?,
@@ -34,6 +37,8 @@ the ``/_sim/`` control API (JSON)::
     POST   /_sim/keys/{key}/positions/{symbol}/resize   {size, price?}
     DELETE /_sim/keys/{key}/positions/{symbol}          {price?} -> {realised_pnl}
     PUT    /_sim/keys/{key}/balances       {currency, balance, type?, holds?}
+    GET|PUT /_sim/keys/{key}/futures-balance  {balance, currency?, order_margin?,
+                                            frozen_funds?} -> the account overview
     POST   /_sim/mark-prices               {symbol, price} or {prices: {symbol: price}}
     GET|POST /_sim/tickers                 {symbol, price, best_bid?, best_ask?} or
                                            {tickers: {symbol: price}} (spot level-1)

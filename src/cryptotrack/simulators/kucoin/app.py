@@ -49,6 +49,7 @@ from cryptotrack.simulators.kucoin.market import (
 )
 from cryptotrack.simulators.kucoin.ratelimit import RateLimiter
 from cryptotrack.simulators.kucoin.state import SimulatorState
+from cryptotrack.simulators.kucoin.wallets import account_overview_payload, add_wallet_routes
 
 MISSING_HEADERS_MSG = (
     "Please check the header of your request for KC-API-KEY, KC-API-SIGN, "
@@ -70,6 +71,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "/api/v1/positions": Endpoint("futures", 2, "Futures"),
     "/api/v1/position": Endpoint("futures", 2, "Futures"),
     "/api/v1/accounts": Endpoint("management", 5, "General"),
+    "/api/v1/account-overview": Endpoint("futures", 5, "Futures"),
     "/api/v1/user/api-key": Endpoint("management", 20, "General"),
     "/api/v1/timestamp": Endpoint("public", 3, None),
     LEVEL1_PATH: Endpoint("public", 2, None),
@@ -223,6 +225,10 @@ class KucoinSimApp:
             account_type=request.query.get("type"),
         )
 
+    def _account_overview(self, request: web.Request, key: SimKey | None) -> Any:
+        assert key is not None  # noqa: S101 - private endpoint
+        return account_overview_payload(self.state, key, currency=request.query.get("currency"))
+
     def _api_key(self, request: web.Request, key: SimKey | None) -> Any:
         assert key is not None  # noqa: S101 - private endpoint
         return self.state.api_key_payload(key)
@@ -306,6 +312,8 @@ class KucoinSimApp:
             ip_whitelist=body.get("ip_whitelist"),
             key_version=str(body.get("key_version", "2")),
             remark=str(body.get("remark", "")),
+            uid=int(body["uid"]) if body.get("uid") not in (None, "") else None,
+            sub_name=str(body["sub_name"]) if body.get("sub_name") else None,
         )
         if body.get("demo"):
             self.state.add_demo_holdings(key.api_key)
@@ -414,6 +422,7 @@ class KucoinSimApp:
         add_ticker_routes(app, self.tickers, prefix=p)
         router.add_get(f"{p}/requests", json_handler(request_counts))
         router.add_delete(f"{p}/requests", json_handler(request_counts))
+        add_wallet_routes(app, state, prefix=p)
         add_fault_routes(app, self.faults, prefix=p)
 
     # -- the application ---------------------------------------------------------------
@@ -430,6 +439,7 @@ class KucoinSimApp:
             "/api/v1/positions": self._positions,
             "/api/v1/position": self._position,
             "/api/v1/accounts": self._accounts,
+            "/api/v1/account-overview": self._account_overview,
             "/api/v1/user/api-key": self._api_key,
             "/api/v1/timestamp": self._timestamp,
             LEVEL1_PATH: self._level1,

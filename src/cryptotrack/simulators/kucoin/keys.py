@@ -40,8 +40,25 @@ class SimAccount:
 
 
 @dataclass
+class SimFuturesWallet:
+    """A key's futures account in one settle currency. ``balance`` is the wallet balance
+    (deposits plus realised PnL); ``order_margin`` and ``frozen_funds`` are what open orders
+    and withdrawals in progress hold (set through the control API; the simulator has no
+    orders)."""
+
+    currency: str
+    balance: Decimal = Decimal(0)
+    order_margin: Decimal = Decimal(0)
+    frozen_funds: Decimal = Decimal(0)
+
+
+@dataclass
 class SimKey:
-    """One API key and everything it owns. ``passphrase_signed`` is cached (v2/v3 check)."""
+    """One API key and everything it owns. ``passphrase_signed`` is cached (v2/v3 check).
+
+    Several keys may share a ``uid`` (one simulated KuCoin user): the master account's keys
+    have ``sub_name`` None, a sub-account's keys carry its name. Each key holds its own
+    positions and balances, as each KuCoin (sub-)account does."""
 
     api_key: str
     secret: str
@@ -53,8 +70,10 @@ class SimKey:
     uid: int
     created_at_ms: int
     is_master: bool = True
+    sub_name: str | None = None
     positions: dict[str, SimPosition] = field(default_factory=dict)
     accounts: list[SimAccount] = field(default_factory=list)
+    futures_wallets: dict[str, SimFuturesWallet] = field(default_factory=dict)
     secret_bytes: bytes = field(init=False, repr=False)
     passphrase_signed: str = field(init=False, repr=False)
 
@@ -71,5 +90,7 @@ class SimKey:
             "key_version": self.key_version,
             "remark": self.remark,
             "uid": self.uid,
+            "is_master": self.is_master,
+            "sub_name": self.sub_name,
             "positions": sorted(self.positions),
         }

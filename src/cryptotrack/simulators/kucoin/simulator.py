@@ -10,6 +10,7 @@ from cryptotrack.simulators.faults import Fault, FaultKind
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
 from cryptotrack.simulators.kucoin.keys import SimKey
 from cryptotrack.simulators.kucoin.state import SimulatorState
+from cryptotrack.simulators.kucoin.wallets import set_futures_balance
 from cryptotrack.simulators.serving import BackgroundServer, ServedSimulator
 
 Number = Decimal | int | float | str
@@ -78,8 +79,13 @@ class KucoinSimulator(ServedSimulator):
         key_version: str = "2",
         remark: str = "",
         demo: bool = False,
+        uid: int | None = None,
+        sub_name: str | None = None,
     ) -> SimKey:
-        """Create a key (``demo=True`` also gives it the demo positions and balances)."""
+        """Create a key (``demo=True`` also gives it the demo positions and balances).
+
+        ``uid`` adds it to an existing simulated user (``sim.add_key(...).uid`` of another
+        key); ``sub_name`` makes it a key of that user's sub-account of this name."""
         key = self.state.add_key(
             api_key,
             api_secret,
@@ -88,6 +94,8 @@ class KucoinSimulator(ServedSimulator):
             ip_whitelist=ip_whitelist,
             key_version=key_version,
             remark=remark,
+            uid=uid,
+            sub_name=sub_name,
         )
         if demo:
             self.state.add_demo_holdings(api_key)
@@ -170,6 +178,26 @@ class KucoinSimulator(ServedSimulator):
             Decimal(str(balance)),
             account_type=account_type,
             holds=Decimal(str(holds)),
+        )
+
+    def set_futures_balance(
+        self,
+        api_key: str,
+        balance: Number,
+        *,
+        currency: str = "USDT",
+        order_margin: Number = 0,
+        frozen_funds: Number = 0,
+    ) -> dict[str, Any]:
+        """Set the key's futures wallet in ``currency``; returns its account overview
+        (``GET /api/v1/account-overview``), the rest derived from its open positions."""
+        return set_futures_balance(
+            self.state,
+            api_key,
+            Decimal(str(balance)),
+            currency=currency,
+            order_margin=Decimal(str(order_margin)),
+            frozen_funds=Decimal(str(frozen_funds)),
         )
 
     # -- behaviour -----------------------------------------------------------------------

@@ -37,6 +37,7 @@ from cryptotrack.simulators.kucoin.contracts import (
     rounded,
 )
 from cryptotrack.simulators.kucoin.keys import SimAccount, SimKey, SimPosition
+from cryptotrack.simulators.kucoin.wallets import set_futures_balance
 
 
 class SimulatorState:
@@ -69,8 +70,14 @@ class SimulatorState:
         key_version: str = "2",
         remark: str = "",
         is_master: bool = True,
+        uid: int | None = None,
+        sub_name: str | None = None,
     ) -> SimKey:
-        """Create (or replace) a key. Permission names as KuCoin spells them."""
+        """Create (or replace) a key. Permission names as KuCoin spells them.
+
+        ``uid`` puts the key on an existing simulated user (default: a new user);
+        ``sub_name`` makes it a sub-account's key (``isMaster`` false, ``subName`` shown).
+        """
         if not api_key or not secret or not passphrase:
             raise ValueError("api_key, secret and passphrase must be non-empty")
         if key_version not in ("1", "2", "3"):
@@ -87,9 +94,10 @@ class SimulatorState:
             ip_whitelist=tuple(ip_whitelist) if ip_whitelist else None,
             key_version=key_version,
             remark=remark or f"sim-{api_key[-4:]}",
-            uid=next(self._uids),
+            uid=next(self._uids) if uid is None else int(uid),
             created_at_ms=self.now_ms(),
-            is_master=is_master,
+            is_master=is_master and not sub_name,
+            sub_name=sub_name or None,
         )
         with self.lock:
             self.keys[api_key] = key
@@ -442,13 +450,15 @@ class SimulatorState:
         if key.ip_whitelist:
             payload["ipWhitelist"] = ",".join(key.ip_whitelist)
         payload.update({"createdAt": key.created_at_ms, "uid": key.uid, "isMaster": key.is_master})
+        if key.sub_name:
+            payload["subName"] = key.sub_name
         return payload
 
     # -- demo and drift ----------------------------------------------------------------
 
     def add_demo_holdings(self, api_key: str) -> None:
         """Give a key the demo portfolio: XBTUSDTM long (isolated), ETHUSDTM short (cross),
-        and USDT/BTC spot balances."""
+        USDT/BTC spot balances and 5000 USDT in the futures wallet."""
         with self.lock:
             self.mark_prices.setdefault("XBTUSDTM", Decimal("67850"))
             self.mark_prices.setdefault("ETHUSDTM", Decimal("2431.5"))
@@ -467,6 +477,7 @@ class SimulatorState:
         self.set_balance(api_key, "USDT", "2500.5", account_type="trade", holds="120")
         self.set_balance(api_key, "USDT", "1000", account_type="main")
         self.set_balance(api_key, "BTC", "0.0125", account_type="trade")
+        set_futures_balance(self, api_key, "5000", currency="USDT")
 
     def drift_prices(self, rng: Any, volatility: float) -> None:
         """Move every known mark price by a Gaussian step of ``volatility`` (relative)."""
