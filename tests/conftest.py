@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,20 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: N
     test = settings.DATABASES["default"].setdefault("TEST", {})
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
         test["NAME"] = f"test_cryptotrack_{RUN_ID}"
+
+
+@pytest.fixture(scope="session")
+def first_run_var(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A var/ that `make run`'s launcher has started on once, from empty: migrated, demo
+    user made, keys generated. Tests that start the launcher many times copy it
+    (``tests.support.processes.var_after_first_run``) instead of migrating SQLite again
+    each time — minutes of the suite on 2 cores for nothing those tests are about.
+    ``tests/test_embedded_default.py`` keeps starting from an empty var/."""
+    from tests.support.processes import Launcher
+
+    var_dir = tmp_path_factory.mktemp("first-run-var")
+    Launcher(var_dir).start().stop(timeout=30)
+    return var_dir
 
 
 @pytest.fixture(autouse=True)

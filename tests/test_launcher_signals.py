@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import Launcher, wait_until
+from tests.support.processes import Launcher, var_after_first_run, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -55,9 +55,10 @@ def _port_free(port: int) -> bool:
     ids=["SIGINT-in-background", "SIGTERM", "SIGHUP", "SIGKILL"],
 )
 def test_a_signal_to_the_launcher_stops_every_process(
-    tmp_path: Path, signum: signal.Signals, sigint_ignored: bool
+    tmp_path: Path, first_run_var: Path, signum: signal.Signals, sigint_ignored: bool
 ) -> None:
-    launcher = Launcher(tmp_path, sigint_ignored=sigint_ignored).start()
+    var_dir = var_after_first_run(first_run_var, tmp_path)
+    launcher = Launcher(var_dir, sigint_ignored=sigint_ignored).start()
     try:
         processes = _session(launcher.pid)
         assert len(processes) >= 6, "launcher, three simulators, celery, uvicorn"

@@ -18,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from cryptotrack.simulators.alphavantage import AlphaVantageSimulator
@@ -162,6 +161,11 @@ def tracking_error_kind(stack: Stack, access: str) -> str | None:
 
 def metric_samples(stack: Stack) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """``/metrics`` of the web process as {(sample name, sorted labels): value}."""
+    # Imported here, not at the top: prometheus_client must first be imported by
+    # cryptotrack.core.metrics (with its multiprocess directory), which a module-level
+    # import in a test collected before Django is set up would pre-empt.
+    from prometheus_client.parser import text_string_to_metric_families
+
     with stack.http(METRICS_TOKEN) as http:
         response = http.get("/metrics")
     assert response.status_code == 200, response.text

@@ -294,3 +294,18 @@ class Launcher(ManagedProcess):
             return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
+
+
+# What a later `make run` keeps of the first one's var/: the migrated database (with the
+# demo user) and the generated keys that encrypt its stored credentials. Not the broker
+# file, the simulator's keys or beat's schedule: those a later start makes anew anyway.
+FIRST_RUN_FILES = ("db.sqlite3", "secrets.env")
+
+
+def var_after_first_run(template: Path, var_dir: Path) -> Path:
+    """``var_dir`` as `make run` leaves it for its next start: the first run's files of
+    ``template`` (a var/ a Launcher has run on) copied in. Returns ``var_dir``."""
+    var_dir.mkdir(parents=True, exist_ok=True)
+    for name in FIRST_RUN_FILES:
+        shutil.copy2(template / name, var_dir / name)
+    return var_dir
