@@ -1,34 +1,13 @@
 """Tracking, positions and history belong to an exchange account, not only to a user.
 
-Until now a user had at most one account, so each row gets that account (its label,
-``default``, copied onto history). Subscriptions and current positions of users without
-an account are deleted: they could never be polled. History without an account stays,
-unlinked (as history of a deleted account does).
+The columns, nullable; 0003 fills them, 0004 makes them required. Three migrations
+because PostgreSQL refuses to alter a table (or create the foreign keys' deferred
+indexes) in the transaction that just updated its rows ("pending trigger events").
 """
 
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
-from django.db.models import OuterRef, Subquery
-
-
-def link_rows_to_the_users_account(apps, schema_editor):
-    exchange_account = apps.get_model("accounts", "ExchangeAccount")
-    users_account = Subquery(
-        exchange_account.objects.filter(user_id=OuterRef("user_id")).order_by("id").values("id")[:1]
-    )
-    users_label = Subquery(
-        exchange_account.objects.filter(user_id=OuterRef("user_id"))
-        .order_by("id")
-        .values("label")[:1]
-    )
-    for name in ("TrackingSubscription", "Position"):
-        model = apps.get_model("positions", name)
-        model.objects.update(account_id=users_account)
-        model.objects.filter(account_id__isnull=True).delete()
-    snapshot = apps.get_model("positions", "PositionSnapshot")
-    snapshot.objects.update(account_id=users_account, account_label=users_label)
-    snapshot.objects.filter(account_label__isnull=True).update(account_label="")
 
 
 class Migration(migrations.Migration):
@@ -88,5 +67,4 @@ class Migration(migrations.Migration):
             name="account_label",
             field=models.CharField(blank=True, max_length=64, null=True),
         ),
-        migrations.RunPython(link_rows_to_the_users_account, migrations.RunPython.noop),
     ]

@@ -1,8 +1,4 @@
-"""Every subscription and current position now has its account (0002 filled them).
-
-Separate from 0002 because PostgreSQL refuses to alter a table in the transaction
-that just updated its rows' foreign keys ("pending trigger events").
-"""
+"""Every subscription and current position now has its account (0003 filled them)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -10,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("positions", "0002_positions_per_exchange_account"),
+        ("positions", "0003_link_rows_to_accounts"),
     ]
 
     operations = [
