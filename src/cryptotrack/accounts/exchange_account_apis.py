@@ -129,10 +129,11 @@ class ExchangeAccountDetailApi(APIView):
         responses={200: ExchangeAccountOutput},
     )
     def patch(self, request: Request, account_id: int) -> Response:
-        account = services.exchange_account_get(user=current_user(request), account_id=account_id)
+        # The body first (as alerts do): a malformed body is a 400 whatever the id.
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        account = services.exchange_account_get(user=current_user(request), account_id=account_id)
         account = services.exchange_account_update(
             account=account, label=data.get("label"), credentials=_credentials(data)
         )

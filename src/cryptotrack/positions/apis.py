@@ -161,9 +161,10 @@ class AccountTrackingApi(APIView):
         responses={201: TrackingOutput, 200: TrackingOutput},
     )
     def post(self, request: Request, account_id: int) -> Response:
-        account = exchange_account_get(user=current_user(request), account_id=account_id)
+        # The body first (as alerts do): a malformed body is a 400 whatever the id.
         serializer = TrackingInput(data=request.data)
         serializer.is_valid(raise_exception=True)
+        account = exchange_account_get(user=current_user(request), account_id=account_id)
         subscription, created = services.start_tracking(
             user=account.user, account=account, symbols=serializer.validated_data["symbols"]
         )
