@@ -69,8 +69,9 @@ def seed(users: int) -> list[str]:
     from django.core.management import call_command
     from rest_framework_simplejwt.tokens import AccessToken
 
-    from cryptotrack.accounts.models import User
+    from cryptotrack.accounts.models import ExchangeAccount, User
     from cryptotrack.alerts.models import Alert
+    from cryptotrack.core import crypto
     from cryptotrack.positions.models import Position, TrackingSubscription
     from cryptotrack.quotes.models import Quote
 
@@ -89,15 +90,34 @@ def seed(users: int) -> list[str]:
     )
     people = list(User.objects.order_by("id"))
     now = datetime.now(UTC)
+    sealed = crypto.encrypt("bench-not-a-real-key")
+    ExchangeAccount.objects.bulk_create(
+        ExchangeAccount(
+            user=u,
+            label="default",
+            api_key_encrypted=sealed,
+            api_secret_encrypted=sealed,
+            api_passphrase_encrypted=sealed,
+            api_key_hint="-key",
+            status=ExchangeAccount.Status.VALID,
+        )
+        for u in people
+    )
+    account_of = dict(ExchangeAccount.objects.values_list("user_id", "id"))
     TrackingSubscription.objects.bulk_create(
         TrackingSubscription(
-            user=u, next_poll_at=now + timedelta(hours=1), last_polled_at=now, last_success_at=now
+            user=u,
+            account_id=account_of[u.pk],
+            next_poll_at=now + timedelta(hours=1),
+            last_polled_at=now,
+            last_success_at=now,
         )
         for u in people
     )
     Position.objects.bulk_create(
         Position(
             user=u,
+            account_id=account_of[u.pk],
             symbol=symbol,
             side=side,
             size=Decimal(3),
@@ -147,23 +167,12 @@ def seed(users: int) -> list[str]:
 
 def fill_positions_cache() -> None:
     """Each user's positions in the cache, exactly as a worker's poll writes them."""
-    from django.core.cache import caches
 
+    from cryptotrack.positions import cache
     from cryptotrack.positions.models import Position
-    from cryptotrack.positions.representations import positions_payload
-    from cryptotrack.positions.storage import cache_entry, cache_key, cache_timeout
+    from cryptotrack.positions.storage import entries_by_account
 
-    by_user: dict[int, list[Position]] = {}
-    for position in Position.objects.all():
-        by_user.setdefault(position.user_id, []).append(position)
-    now = datetime.now(UTC)
-    caches["live"].set_many(
-        {
-            cache_key(user_id): cache_entry(positions_payload(rows), as_of=now)
-            for user_id, rows in by_user.items()
-        },
-        timeout=cache_timeout(),
-    )
+    cache.write(entries_by_account(list(Position.objects.select_related("account"))))
 
 
 def web_command(app: str) -> str:

@@ -88,6 +88,7 @@ def seed(users: int, interval: int) -> None:
                 api_secret_encrypted=crypto.encrypt(secret),
                 api_passphrase_encrypted=crypto.encrypt(passphrase),
                 api_key_hint=key[-4:],
+                label="default",
                 status=ExchangeAccount.Status.VALID,
             )
         )
@@ -99,6 +100,9 @@ def seed(users: int, interval: int) -> None:
             )
         )
     ExchangeAccount.objects.bulk_create(accounts, batch_size=2000)
+    account_of = dict(ExchangeAccount.objects.values_list("user_id", "id"))
+    for subscription in subscriptions:
+        subscription.account_id = account_of[subscription.user_id]
     TrackingSubscription.objects.bulk_create(subscriptions, batch_size=2000)
 
 

@@ -166,6 +166,41 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 "me_kucoin_replace",
                 200,
                 body=KUCOIN,
+                checks=('pm.expect(body.label).to.eql("default");',),
+            ),
+            Step(
+                "My exchange accounts (signup's is labelled default)",
+                "exchange_accounts_list",
+                200,
+                checks=('pm.expect(body.results[0].label).to.eql("default");',),
+            ),
+            Step(
+                "Add a second exchange account (checked with KuCoin first)",
+                "exchange_accounts_create",
+                201,
+                body={"label": "Sub 1", **KUCOIN},
+                save={"subAccountId": "body.id"},
+                checks=(
+                    "const text = pm.response.text();",
+                    'pm.expect(text).to.not.include(pm.environment.get("kucoinApiSecret"));',
+                ),
+                description="A key KuCoin rejects answers 400 with the reason; labels are "
+                "unique per user, ignoring case.",
+            ),
+            Step(
+                "One exchange account",
+                "exchange_accounts_retrieve",
+                200,
+                path={"account_id": "{{subAccountId}}"},
+                checks=('pm.expect(body.label).to.eql("Sub 1");',),
+            ),
+            Step(
+                "Rename it",
+                "exchange_accounts_update",
+                200,
+                path={"account_id": "{{subAccountId}}"},
+                body={"label": "Hedges"},
+                checks=('pm.expect(body.label).to.eql("Hedges");',),
             ),
             Step(
                 "My audit log (with the read-only API key)",
@@ -221,6 +256,31 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 description="Spot balances and the USDT futures overview, refreshed with "
                 "the positions poll (at most every BALANCES_REFRESH_SECONDS): `as_of` is null "
                 "until the first refresh.",
+            ),
+            Step(
+                "Track the second account too",
+                "exchange_account_tracking_start",
+                201,
+                path={"account_id": "{{subAccountId}}"},
+                body={},
+                checks=('pm.expect(body.state).to.eql("active");',),
+            ),
+            Step(
+                "The second account's tracking status",
+                "exchange_account_tracking_status",
+                200,
+                path={"account_id": "{{subAccountId}}"},
+                checks=('pm.expect(body.state).to.eql("active");',),
+            ),
+            Step(
+                "That account's positions only",
+                "positions_list",
+                200,
+                query={"account": "{{subAccountId}}"},
+                checks=(
+                    'const sub = pm.environment.get("subAccountId");',
+                    "body.results.forEach((p) => pm.expect(String(p.account.id)).to.eql(sub));",
+                ),
             ),
         ],
     ),
@@ -327,6 +387,18 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 401,
                 auth="api_key",
             ),
+            Step(
+                "Stop tracking the second account",
+                "exchange_account_tracking_stop",
+                204,
+                path={"account_id": "{{subAccountId}}"},
+            ),
+            Step(
+                "Delete the second account (its history stays; ?purge=true removes it)",
+                "exchange_accounts_delete",
+                204,
+                path={"account_id": "{{subAccountId}}"},
+            ),
             Step("Stop tracking", "tracking_stop", 204),
             Step(
                 "Tracking is stopped",
@@ -380,6 +452,7 @@ def environment_values() -> list[tuple[str, str, str]]:
         ("apiKey", "", "secret"),
         ("apiKeyId", "", "default"),
         ("alertId", "", "default"),
+        ("subAccountId", "", "default"),
     ]
 
 

@@ -122,6 +122,7 @@ def seeded(access_token: str, make_user: Any) -> Iterator[None]:
 
     from cryptotrack.accounts.api_keys import api_key_create
     from cryptotrack.accounts.models import User
+    from cryptotrack.accounts.services import exchange_account_store
     from cryptotrack.alerts.models import Alert
 
     fuzzer, stranger = User.objects.get(username="fuzzer"), make_user()
@@ -147,7 +148,15 @@ def seeded(access_token: str, make_user: Any) -> Iterator[None]:
         ]
     ]
     keys = [api_key_create(user=owner, name="seeded").api_key for owner in (fuzzer, stranger)]
-    SEEDED_IDS.update(alert_id=[a.pk for a in alerts], key_id=[k.pk for k in keys])
+    exchange_accounts = [
+        *fuzzer.exchange_accounts.all(),
+        exchange_account_store(user=stranger, credentials=KUCOIN),
+    ]
+    SEEDED_IDS.update(
+        alert_id=[a.pk for a in alerts],
+        key_id=[k.pk for k in keys],
+        account_id=[a.pk for a in exchange_accounts],
+    )
     yield
     SEEDED_IDS.clear()
 

@@ -10,8 +10,8 @@ from django.core.cache import caches
 from rest_framework.test import APIClient
 
 from cryptotrack.accounts.user_cache import TOMBSTONE, cache_key, user_by_id
-from cryptotrack.positions.storage import cache_entry
-from cryptotrack.positions.storage import cache_key as positions_key
+from cryptotrack.positions import cache as positions_cache
+from cryptotrack.positions.storage import account_entry
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ POSITIONS = "/api/v1/positions"
 
 
 def _cache_positions(user: Any) -> None:
-    caches["live"].set(positions_key(user.pk), cache_entry([], as_of=datetime.now(UTC)), 60)
+    positions_cache.write({user.pk: {1: account_entry([], as_of=datetime.now(UTC))}})
 
 
 def test_cached_positions_with_a_cached_user_cost_no_query(

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from django.core.cache import caches
 
-from cryptotrack.positions.storage import cache_entry, cache_key
+from cryptotrack.positions import cache as positions_cache
+from cryptotrack.positions.storage import account_entry
 from tests.conftest import STRONG_PASSWORD
 from tests.support.processes import AsgiServer
 
@@ -71,7 +71,7 @@ def test_more_requests_than_threads_and_connections_all_answer(
     """32 concurrent JWT requests through 4 request threads and 2 pooled connections."""
     user = make_user()
     token = client_for(user)._credentials["HTTP_AUTHORIZATION"]
-    caches["live"].set(cache_key(user.pk), cache_entry([], as_of=datetime.now(UTC)), 60)
+    positions_cache.write({user.pk: {1: account_entry([], as_of=datetime.now(UTC))}})
 
     def get(path: str) -> int:
         return httpx.get(

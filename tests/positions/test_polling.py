@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.positions import dispatch, polling, services
+from cryptotrack.positions.cache import user_key
 from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
-from cryptotrack.positions.storage import cache_key
 from cryptotrack.simulators.kucoin import KucoinSimulator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,7 +123,7 @@ def test_positions_come_from_cache_then_database_when_cache_is_empty(
     assert cached["source"] == "cache"
     assert cached["as_of"].endswith("Z")
 
-    caches["live"].delete(cache_key(trader.user.pk))
+    caches["live"].delete(user_key(trader.user.pk))
     from_db = _positions(client)
     assert from_db["source"] == "database"
     assert from_db["as_of"].endswith("Z")
@@ -329,8 +329,10 @@ def test_cached_representation_is_exactly_the_api_serializer(
     from cryptotrack.positions.representations import PositionOutput, position_representation
 
     now = timezone.now()
+    user = make_trader().user
     fields = {
-        "user": make_trader().user,
+        "user": user,
+        "account": user.exchange_accounts.get(),
         "symbol": "XBTUSDTM",
         "side": "long",
         "size": Decimal(3),
@@ -350,4 +352,5 @@ def test_cached_representation_is_exactly_the_api_serializer(
     position = Position.objects.create(**fields)
     position.refresh_from_db()
 
-    assert position_representation(position) == PositionOutput(position).data
+    label = position.account.label
+    assert position_representation(position, label=label) == PositionOutput(position).data

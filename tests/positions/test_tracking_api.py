@@ -7,11 +7,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.cache import caches
 from django.utils import timezone
 
+from cryptotrack.positions import cache
 from cryptotrack.positions.models import PositionSnapshot, TrackingSubscription
-from cryptotrack.positions.storage import cache_entry, cache_key, positions_json
+from cryptotrack.positions.storage import account_entry, positions_json
 
 pytestmark = pytest.mark.django_db
 
@@ -109,7 +109,7 @@ def test_history_rejects_bad_times(user_client: Any) -> None:
 def test_positions_answer_carries_the_cached_json_as_it_is(user: Any, user_client: Any) -> None:
     """The cache holds the encoded array; the answer sends those bytes, not a re-encoding."""
     rows = [{"symbol": "XBTUSDTM", "size": "1.0000000000", "note": "é as stored"}]
-    caches["live"].set(cache_key(user.pk), cache_entry(rows, as_of=timezone.now()), 60)
+    cache.write({user.pk: {1: account_entry(rows, as_of=timezone.now())}})
 
     response = user_client.get("/api/v1/positions")
 

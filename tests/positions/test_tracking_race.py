@@ -1,4 +1,4 @@
-"""Two first ``POST /tracking`` of one user at once: both succeed, one subscription."""
+"""Two first ``POST /tracking`` of one account at once: both succeed, one subscription."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # A first subscription of the user that has not committed yet: both racers wait behind it.
 HOLD_SUBSCRIPTION = (
-    "INSERT INTO positions_trackingsubscription (user_id, state, symbols, interval,"
-    " next_poll_at, consecutive_failures, last_error_kind, last_error_message,"
+    "INSERT INTO positions_trackingsubscription (user_id, account_id, state, symbols,"
+    " interval, next_poll_at, consecutive_failures, last_error_kind, last_error_message,"
     " created_at, updated_at)"
-    " VALUES (%s, 'stopped', '[]', interval '30 seconds', now(), 0, '', '', now(), now())"
+    " VALUES (%s, %s, 'stopped', '[]', interval '30 seconds', now(), 0, '', '', now(), now())"
 )
 
 
@@ -30,7 +30,7 @@ def test_two_first_tracking_requests_at_once_both_succeed(
     answers = race_behind_lock(
         live_database_url,
         HOLD_SUBSCRIPTION,
-        (trader.user.pk,),
+        (trader.user.pk, trader.user.exchange_accounts.get().pk),
         [lambda c=client: c.post("/api/v1/tracking", {}, format="json") for client in clients],
     )
 

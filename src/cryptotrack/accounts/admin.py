@@ -79,6 +79,7 @@ class UserAdmin(DjangoUserAdmin):
 # The encrypted fields are left out entirely: not even ciphertext in the admin.
 _ACCOUNT_FIELDS = (
     "user",
+    "label",
     "exchange",
     "api_key_hint",
     "status",
@@ -91,9 +92,10 @@ _ACCOUNT_FIELDS = (
 
 @admin.register(ExchangeAccount)
 class ExchangeAccountAdmin(admin.ModelAdmin[ExchangeAccount]):
-    list_display = ["user", "exchange", "api_key_hint", "status", "checked_at"]
+    list_display = ["user", "label", "exchange", "api_key_hint", "status", "checked_at"]
     list_filter = ["exchange", "status"]
-    search_fields = ["user__username"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "label"]
     fields = _ACCOUNT_FIELDS
     readonly_fields = _ACCOUNT_FIELDS
 

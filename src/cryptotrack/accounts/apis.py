@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 
 from cryptotrack.accounts import api_keys, passwords, services, signin, tokens
 from cryptotrack.accounts.authentication import current_user
-from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
+from cryptotrack.accounts.models import DEFAULT_LABEL, ApiKey, ExchangeAccount, User
 from cryptotrack.audit.services import Origin, request_origin
 from cryptotrack.core.fields import NameField, StrictCharField
 from cryptotrack.core.pagination import PageNumberPagination
@@ -55,7 +55,10 @@ class KucoinCredentialsInput(serializers.Serializer[Any]):
 
 
 class ExchangeAccountOutput(serializers.ModelSerializer[ExchangeAccount]):
-    """What we say about stored credentials: a hint of the key and the check's verdict."""
+    """What we say about stored credentials: a hint of the key and the check's verdict.
+
+    ``message`` (what ``/me`` always said) and ``status_message`` are the same text.
+    """
 
     api_key_hint = serializers.SerializerMethodField()
     message = serializers.CharField(source="status_message")
@@ -63,13 +66,18 @@ class ExchangeAccountOutput(serializers.ModelSerializer[ExchangeAccount]):
     class Meta:
         model = ExchangeAccount
         fields = [
+            "id",
             "exchange",
+            "label",
             "api_key_hint",
             "status",
             "message",
+            "status_message",
             "warnings",
             "permissions",
             "checked_at",
+            "created_at",
+            "updated_at",
         ]
 
     def get_api_key_hint(self, account: ExchangeAccount) -> str:
@@ -86,12 +94,9 @@ class UserOutput(serializers.ModelSerializer[User]):
 
     @extend_schema_field(ExchangeAccountOutput(allow_null=True))
     def get_kucoin(self, user: User) -> dict[str, Any] | None:
+        """The account labelled ``default`` (what signup's ``kucoin`` and PUT /me/kucoin set)."""
         account = next(
-            (
-                a
-                for a in user.exchange_accounts.all()
-                if a.exchange == ExchangeAccount.Exchange.KUCOIN
-            ),
+            (a for a in user.exchange_accounts.all() if a.label.lower() == DEFAULT_LABEL),
             None,
         )
         return ExchangeAccountOutput(account).data if account else None

@@ -45,6 +45,9 @@ class User(AbstractUser):
         return self.username
 
 
+DEFAULT_LABEL = "default"
+
+
 class ExchangeAccount(models.Model):
     """A user's credentials on one exchange, and the result of the last check of them.
 
@@ -66,6 +69,8 @@ class ExchangeAccount(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="exchange_accounts"
     )
     exchange = models.CharField(max_length=20, choices=Exchange.choices, default=Exchange.KUCOIN)
+    # The user's name for it ("main", "sub 2"); signup and PUT /me/kucoin use DEFAULT_LABEL.
+    label = models.CharField(max_length=64)
     api_key_encrypted = models.TextField()
     api_secret_encrypted = models.TextField()
     api_passphrase_encrypted = models.TextField()
@@ -80,11 +85,19 @@ class ExchangeAccount(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "exchange"], name="one_account_per_exchange")
+            # "Main" and "main" are one label: the database decides, also for two
+            # requests racing to create it (the service answers the loser with a 400).
+            models.UniqueConstraint(
+                Lower("label"),
+                "user",
+                name="unique_account_label_per_user",
+                violation_error_message="You already have an exchange account with this label.",
+            )
         ]
+        ordering = ["id"]
 
     def __str__(self) -> str:
-        return f"{self.exchange} …{self.api_key_hint} ({self.user_id})"
+        return f"{self.exchange} {self.label!r} …{self.api_key_hint} ({self.user_id})"
 
 
 class ApiKey(models.Model):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cryptotrack.accounts import apis
+from cryptotrack.accounts import apis, exchange_account_apis
 
 urlpatterns = [
     path("auth/signup", apis.SignupApi.as_view(), name="signup"),
@@ -12,4 +12,14 @@ urlpatterns = [
     path("me/kucoin", apis.KucoinCredentialsApi.as_view(), name="me-kucoin"),
     path("me/api-keys", apis.ApiKeyListApi.as_view(), name="api-keys"),
     path("me/api-keys/<int:key_id>", apis.ApiKeyDetailApi.as_view(), name="api-key-detail"),
+    path(
+        "exchange-accounts",
+        exchange_account_apis.ExchangeAccountListApi.as_view(),
+        name="exchange-accounts",
+    ),
+    path(
+        "exchange-accounts/<int:account_id>",
+        exchange_account_apis.ExchangeAccountDetailApi.as_view(),
+        name="exchange-account-detail",
+    ),
 ]

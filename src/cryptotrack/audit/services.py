@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -152,20 +152,20 @@ def record_audit_event_once(
 
 
 def record_service_events(
-    *, kind: AuditEvent.Kind, events: Mapping[int, Mapping[str, Any]]
+    *, kind: AuditEvent.Kind, events: Iterable[tuple[int, Mapping[str, Any]]]
 ) -> None:
-    """Record one event per user id (``{user_id: details}``) the service did on its own.
+    """Record one event per ``(user_id, details)`` the service did on its own.
 
     One insert however many users (a batch of polls may pause many trackings at once);
     no address or user agent, as no request caused them. Never raises.
     """
-    if not events:
-        return
     now = timezone.now()
     rows = [
         AuditEvent(user_id=user_id, kind=kind, at=now, details=_safe_details(details))
-        for user_id, details in events.items()
+        for user_id, details in events
     ]
+    if not rows:
+        return
     try:
         with transaction.atomic():
             AuditEvent.objects.bulk_create(rows)

@@ -7,6 +7,7 @@ from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSub
 class TrackingSubscriptionAdmin(admin.ModelAdmin[TrackingSubscription]):
     list_display = [
         "user",
+        "account",
         "state",
         "next_poll_at",
         "last_success_at",
@@ -14,19 +15,25 @@ class TrackingSubscriptionAdmin(admin.ModelAdmin[TrackingSubscription]):
         "last_error_kind",
     ]
     list_filter = ["state", "last_error_kind"]
-    search_fields = ["user__username"]
+    list_select_related = ["user", "account"]
+    search_fields = ["user__username", "account__label"]
+    raw_id_fields = ["user", "account"]
     readonly_fields = ["last_slot", "last_polled_at", "last_success_at", "created_at", "updated_at"]
 
 
 @admin.register(Position)
 class PositionAdmin(admin.ModelAdmin[Position]):
-    list_display = ["user", "symbol", "side", "size", "mark_price", "unrealised_pnl", "updated_at"]
+    list_display = ["user", "account", "symbol", "side", "size", "mark_price", "unrealised_pnl"]
     list_filter = ["side", "margin_mode"]
+    list_select_related = ["user", "account"]
+    raw_id_fields = ["user", "account"]
     search_fields = ["user__username", "symbol"]
 
 
 @admin.register(PositionSnapshot)
 class PositionSnapshotAdmin(admin.ModelAdmin[PositionSnapshot]):
-    list_display = ["user", "symbol", "side", "size", "mark_price", "closed", "taken_at"]
+    list_display = ["user", "account_label", "symbol", "side", "size", "closed", "taken_at"]
     list_filter = ["closed"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user", "account"]
     search_fields = ["user__username", "symbol"]

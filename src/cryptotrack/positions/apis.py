@@ -1,4 +1,5 @@
-"""HTTP API of position tracking: /tracking, /positions, /positions/history."""
+"""HTTP API of position tracking: /tracking (the ``default`` account),
+/exchange-accounts/{id}/tracking, /positions, /positions/history."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
+from cryptotrack.accounts.services import exchange_account_get
 from cryptotrack.audit.services import Origin
-from cryptotrack.core.fields import AwareDateTimeField, StrictCharField
+from cryptotrack.core.fields import AwareDateTimeField, IntegerField, StrictCharField
 from cryptotrack.core.keyset_pagination import KeysetPagination
 from cryptotrack.core.pagination import (
     PageNumberPagination,
@@ -96,14 +98,19 @@ def tracking_payload(subscription: TrackingSubscription | None, *, interval: int
     return dict(TrackingOutput(data).data)
 
 
-class TrackingApi(APIView):
-    class InputSerializer(serializers.Serializer[Any]):
-        symbols = serializers.ListField(
-            child=symbol_field(), required=False, default=list, max_length=100
-        )
+class TrackingInput(serializers.Serializer[Any]):
+    symbols = serializers.ListField(
+        child=symbol_field(), required=False, default=list, max_length=100
+    )
 
-        class Meta:
-            ref_name = "TrackingStart"  # the OpenAPI component (every view nests an "Input")
+    class Meta:
+        ref_name = "TrackingStart"  # the OpenAPI component (every view nests an "Input")
+
+
+class TrackingApi(APIView):
+    """Tracking of the ``default`` exchange account (what existing clients know)."""
+
+    InputSerializer = TrackingInput
 
     @extend_schema(
         operation_id="tracking_status", tags=["positions"], responses={200: TrackingOutput}
@@ -137,9 +144,62 @@ class TrackingApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class AccountTrackingApi(APIView):
+    """Tracking of one exchange account: the bodies and status of ``/tracking``."""
+
+    @extend_schema(
+        operation_id="exchange_account_tracking_status",
+        tags=["positions"],
+        responses={200: TrackingOutput},
+    )
+    def get(self, request: Request, account_id: int) -> Response:
+        account = exchange_account_get(user=current_user(request), account_id=account_id)
+        subscription = selectors.tracking_subscription(user=account.user, account=account)
+        return Response(tracking_payload(subscription, interval=settings.TRACKING_INTERVAL_SECONDS))
+
+    @extend_schema(
+        operation_id="exchange_account_tracking_start",
+        tags=["positions"],
+        request=TrackingInput,
+        responses={201: TrackingOutput, 200: TrackingOutput},
+    )
+    def post(self, request: Request, account_id: int) -> Response:
+        # The body first (as alerts do): a malformed body is a 400 whatever the id.
+        serializer = TrackingInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = exchange_account_get(user=current_user(request), account_id=account_id)
+        subscription, created = services.start_tracking(
+            user=account.user,
+            account=account,
+            symbols=serializer.validated_data["symbols"],
+            origin=Origin.of(request),
+        )
+        return Response(
+            tracking_payload(subscription, interval=int(subscription.interval.total_seconds())),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="exchange_account_tracking_stop", tags=["positions"], responses={204: None}
+    )
+    def delete(self, request: Request, account_id: int) -> Response:
+        account = exchange_account_get(user=current_user(request), account_id=account_id)
+        services.stop_tracking(user=account.user, account=account, origin=Origin.of(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def account_filter_field() -> IntegerField:
+    return IntegerField(
+        required=False,
+        min_value=1,
+        help_text="An exchange account's id: only its positions (another user's: none).",
+    )
+
+
 class PositionListApi(APIView):
     class FilterSerializer(serializers.Serializer[Any]):
         symbol = serializers.CharField(required=False, max_length=40)
+        account = account_filter_field()
 
     @extend_schema(
         operation_id="positions_list",
@@ -168,7 +228,9 @@ class PositionListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         current = selectors.current_positions(
-            user=current_user(request), symbol=filters.validated_data.get("symbol")
+            user=current_user(request),
+            symbol=filters.validated_data.get("symbol"),
+            account_id=filters.validated_data.get("account"),
         )
         paginator = PageNumberPagination()
         paginator.page, _ = parse_page_params(request)
@@ -202,6 +264,7 @@ class PositionHistoryApi(APIView):
 
     class FilterSerializer(serializers.Serializer[Any]):
         symbol = serializers.CharField(required=False, max_length=40)
+        account = account_filter_field()
         since = AwareDateTimeField(required=False)
         until = AwareDateTimeField(required=False)
 

@@ -6,9 +6,15 @@ class PositionsConfig(AppConfig):
     label = "positions"
 
     def ready(self) -> None:
-        from cryptotrack.accounts.signals import exchange_credentials_checked
-        from cryptotrack.positions.services import on_credentials_checked
+        from cryptotrack.accounts import signals
+        from cryptotrack.positions import services
 
-        exchange_credentials_checked.connect(
-            on_credentials_checked, dispatch_uid="positions-resume"
+        signals.exchange_credentials_checked.connect(
+            services.on_credentials_checked, dispatch_uid="positions-resume"
+        )
+        signals.exchange_account_renamed.connect(
+            services.on_account_renamed, dispatch_uid="positions-renamed"
+        )
+        signals.exchange_account_deleting.connect(
+            services.on_account_deleting, dispatch_uid="positions-deleting"
         )

@@ -10,7 +10,7 @@ from django.db.models import Q
 
 
 class TrackingSubscription(models.Model):
-    """A user's request to have their KuCoin positions read every ``interval``.
+    """A request to have one exchange account's positions read every ``interval``.
 
     The schedule is this row: ``next_poll_at`` is when it is due, and the dispatcher moves
     it forward as it hands the row to a worker. Nothing lives only in memory, so a restart
@@ -23,8 +23,12 @@ class TrackingSubscription(models.Model):
         PAUSED = "paused", "Paused (the user must act, e.g. replace a rejected key)"
         STOPPED = "stopped", "Stopped"
 
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracking"
+    account = models.OneToOneField(
+        "accounts.ExchangeAccount", on_delete=models.CASCADE, related_name="tracking"
+    )
+    # The account's user, copied for queries by user (one row per account, so not unique).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracking_subscriptions"
     )
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
     # Empty list: every symbol of the account.
@@ -50,11 +54,11 @@ class TrackingSubscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"tracking of {self.user_id} ({self.state})"
+        return f"tracking of account {self.account_id} ({self.state})"
 
 
 class Position(models.Model):
-    """A currently open futures position of a user, as of their last successful poll."""
+    """A currently open futures position of an account, as of its last successful poll."""
 
     class Side(models.TextChoices):
         LONG = "long", "Long"
@@ -66,6 +70,9 @@ class Position(models.Model):
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="positions"
+    )
+    account = models.ForeignKey(
+        "accounts.ExchangeAccount", on_delete=models.CASCADE, related_name="positions"
     )
     exchange_id = models.CharField(max_length=64, blank=True)
     symbol = models.CharField(max_length=40)
@@ -89,7 +96,7 @@ class Position(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["user", "symbol", "side"], name="one_position_per_symbol_side"
+                fields=["account", "symbol", "side"], name="one_position_per_account_symbol_side"
             )
         ]
         ordering = ["-opened_at", "symbol"]
@@ -107,6 +114,15 @@ class PositionSnapshot(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="position_snapshots"
     )
+    # History outlives its account (unless purged): the link goes, the label it had stays.
+    account = models.ForeignKey(
+        "accounts.ExchangeAccount",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="position_snapshots",
+    )
+    account_label = models.CharField(max_length=64, blank=True)
     symbol = models.CharField(max_length=40)
     side = models.CharField(max_length=8, choices=Position.Side.choices)
     size = models.DecimalField(max_digits=30, decimal_places=10)

@@ -25,7 +25,6 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
-from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.accounts.services import exchange_account_credentials
 from cryptotrack.balances.refresh import refresh_due_balances
 from cryptotrack.core import metrics
@@ -44,9 +43,9 @@ FLUSH_SECONDS = 1.0
 class PollJob:
     subscription_id: int
     user_id: int
+    account_id: int
     symbols: tuple[str, ...]
     credentials: kucoin.KucoinCredentials | None
-    account_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,30 +95,20 @@ def claim_slots(slots: dict[int, datetime]) -> list[int]:
 
 
 def _jobs(subscription_ids: list[int]) -> list[PollJob]:
+    """One job per active subscription, i.e. per exchange account, with its credentials."""
     subscriptions = TrackingSubscription.objects.filter(
         id__in=subscription_ids, state=TrackingSubscription.State.ACTIVE
-    ).values_list("id", "user_id", "symbols")
-    accounts = {
-        account.user_id: account
-        for account in ExchangeAccount.objects.filter(
-            user_id__in=[user_id for _, user_id, _ in subscriptions],
-            exchange=ExchangeAccount.Exchange.KUCOIN,
+    ).select_related("account")
+    return [
+        PollJob(
+            subscription_id=subscription.id,
+            user_id=subscription.user_id,
+            account_id=subscription.account_id,
+            symbols=tuple(subscription.symbols or ()),
+            credentials=exchange_account_credentials(account=subscription.account),
         )
-    }
-    jobs = []
-    for subscription_id, user_id, symbols in subscriptions:
-        account = accounts.get(user_id)
-        credentials = exchange_account_credentials(account=account) if account else None
-        jobs.append(
-            PollJob(
-                subscription_id,
-                user_id,
-                tuple(symbols or ()),
-                credentials,
-                account_id=account.pk if account else None,
-            )
-        )
-    return jobs
+        for subscription in subscriptions
+    ]
 
 
 class WorkerLoop:
@@ -217,7 +206,7 @@ async def _poll_and_record(
             started_at = timezone.now()
             if job.credentials is None:
                 error: UpstreamError = UpstreamInvalidCredentials(
-                    "No KuCoin credentials are stored; add them with PUT /api/v1/me/kucoin."
+                    "No KuCoin credentials are stored for this account."
                 )
                 return _outcome(job, started_at, error=error)
             try:
@@ -257,9 +246,7 @@ def _polled_accounts(
     return [
         (job.account_id, job.credentials)
         for job in jobs
-        if job.subscription_id in succeeded
-        and job.account_id is not None
-        and job.credentials is not None
+        if job.subscription_id in succeeded and job.credentials is not None
     ]
 
 
@@ -286,6 +273,7 @@ def _outcome(
     return PollOutcome(
         subscription_id=job.subscription_id,
         user_id=job.user_id,
+        account_id=job.account_id,
         symbols=job.symbols,
         started_at=started_at,
         positions=positions,

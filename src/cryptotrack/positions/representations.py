@@ -7,17 +7,28 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from cryptotrack.positions.models import Position, PositionSnapshot
 
 
+class AccountRefOutput(serializers.Serializer[Any]):
+    """The exchange account a position belongs to (``id`` null once that account is gone)."""
+
+    id = serializers.IntegerField(allow_null=True)
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+
+
 class PositionOutput(serializers.ModelSerializer[Position]):
     """A current open position as API.md lists it (amounts as decimal strings)."""
+
+    account = serializers.SerializerMethodField()
 
     class Meta:
         model = Position
         fields = [
+            "account",
             "symbol",
             "side",
             "size",
@@ -33,11 +44,20 @@ class PositionOutput(serializers.ModelSerializer[Position]):
             "updated_at",
         ]
 
+    @extend_schema_field(AccountRefOutput)
+    def get_account(self, position: Position) -> dict[str, Any]:
+        return {"id": position.account_id, "label": position.account.label}
+
 
 class PositionSnapshotOutput(serializers.ModelSerializer[PositionSnapshot]):
+    """A history row; the account's label as it is now, or as it was when it was deleted."""
+
+    account = serializers.SerializerMethodField()
+
     class Meta:
         model = PositionSnapshot
         fields = [
+            "account",
             "symbol",
             "side",
             "size",
@@ -50,6 +70,11 @@ class PositionSnapshotOutput(serializers.ModelSerializer[PositionSnapshot]):
             "closed",
             "taken_at",
         ]
+
+    @extend_schema_field(AccountRefOutput)
+    def get_account(self, snapshot: PositionSnapshot) -> dict[str, Any]:
+        label = snapshot.account.label if snapshot.account is not None else snapshot.account_label
+        return {"id": snapshot.account_id, "label": label}
 
 
 _DECIMAL_PLACES = {
@@ -70,12 +95,16 @@ def _time(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def position_representation(position: Position) -> dict[str, Any]:
+_VALUE_FIELDS = [name for name in PositionOutput.Meta.fields if name != "account"]
+
+
+def position_representation(position: Position, *, label: str) -> dict[str, Any]:
     """``PositionOutput(position).data``, built directly: this runs for every position on
     every poll (the cache write-through), where DRF's serializer cost ~1 ms a position.
-    A test holds the two to the same output."""
-    row: dict[str, Any] = {}
-    for name in PositionOutput.Meta.fields:
+    ``label`` is the account's (the caller has it: no query per row). A test holds the
+    two to the same output."""
+    row: dict[str, Any] = {"account": {"id": position.account_id, "label": label}}
+    for name in _VALUE_FIELDS:
         value = getattr(position, name)
         if name in _DECIMAL_PLACES:
             row[name] = _decimal(value, _DECIMAL_PLACES[name])
@@ -86,9 +115,10 @@ def position_representation(position: Position) -> dict[str, Any]:
     return row
 
 
-def positions_payload(positions: list[Position]) -> list[dict[str, Any]]:
-    """Positions as the API answers them, newest opened first (what the cache stores)."""
+def positions_payload(positions: list[Position], *, label: str) -> list[dict[str, Any]]:
+    """One account's positions as the API answers them, newest opened first (what the
+    cache stores per account)."""
     ordered = sorted(
         positions, key=lambda p: (-(p.opened_at.timestamp() if p.opened_at else 0), p.symbol)
     )
-    return [position_representation(p) for p in ordered]
+    return [position_representation(p, label=label) for p in ordered]

@@ -9,16 +9,17 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from cryptotrack.accounts.models import User
+from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.core import metrics
+from cryptotrack.positions import cache
 from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
-from cryptotrack.positions.representations import positions_payload
-from cryptotrack.positions.storage import cached_positions, positions_json, refill_cache
+from cryptotrack.positions.services import default_account
+from cryptotrack.positions.storage import account_entry, entries_by_account, positions_json
 
 
 @dataclass(frozen=True)
 class CurrentPositions:
-    """The user's positions as the JSON array the API answers (``storage.positions_json``)."""
+    """Positions as the JSON array the API answers (``storage.positions_json``)."""
 
     positions_json: bytes
     count: int
@@ -30,30 +31,67 @@ class CurrentPositions:
         return list(json.loads(self.positions_json))
 
 
-def tracking_subscription(*, user: User) -> TrackingSubscription | None:
-    return TrackingSubscription.objects.filter(user=user).first()
+def tracking_subscription(
+    *, user: User, account: ExchangeAccount | None = None
+) -> TrackingSubscription | None:
+    """The tracking of ``account``, or of the user's ``default`` account (None if none)."""
+    if account is None:
+        account = default_account(user=user)
+        if account is None:
+            return None
+    return TrackingSubscription.objects.filter(account=account).first()
 
 
-def current_positions(*, user: User, symbol: str | None = None) -> CurrentPositions:
-    """The user's open positions: from the cache, else (miss, Redis down) the database."""
-    cached = cached_positions(user.pk)
+def _joined(entries: list[cache.AccountEntry]) -> bytes:
+    """Several accounts' encoded arrays as one array, joined as bytes (no re-encoding)."""
+    inner = [entry.positions_json[1:-1] for entry in entries if entry.count]
+    return b"[" + b",".join(inner) + b"]"
+
+
+def _from_entries(
+    entries: dict[int, cache.AccountEntry], *, account_id: int | None, source: str
+) -> CurrentPositions:
+    if account_id is not None:
+        entries = {account_id: entries[account_id]} if account_id in entries else {}
+    ordered = [entries[key] for key in sorted(entries)]
+    return CurrentPositions(
+        positions_json=_joined(ordered),
+        count=sum(entry.count for entry in ordered),
+        # The oldest account's: every position shown is at least this fresh.
+        as_of=min((entry.as_of for entry in ordered), default=None),
+        source=source,
+    )
+
+
+def _from_database(user: User) -> dict[int, cache.AccountEntry]:
+    """Every account's positions from the database (Redis down, or a miss), and refill."""
+    positions = list(Position.objects.filter(user=user).select_related("account"))
+    by_account = entries_by_account(positions).get(user.pk, {})
+    # Tracked accounts without positions: empty, as of their last successful poll.
+    for account_id, last_success_at in TrackingSubscription.objects.filter(
+        user=user, last_success_at__isnull=False
+    ).values_list("account_id", "last_success_at"):
+        if account_id not in by_account and last_success_at is not None:
+            by_account[account_id] = account_entry([], as_of=last_success_at)
+    if by_account:
+        # Refill a cold cache (after a Redis restart) without waiting for the next poll;
+        # HSETNX never overwrites what a worker wrote meanwhile.
+        cache.refill(user.pk, by_account)
+    return {account_id: cache.decode_entry(raw) for account_id, raw in by_account.items()}
+
+
+def current_positions(
+    *, user: User, symbol: str | None = None, account_id: int | None = None
+) -> CurrentPositions:
+    """The user's open positions, all accounts (grouped by account, oldest account first)
+    or one (``account_id``: another user's id simply finds nothing): from the cache in one
+    round trip, else (miss, Redis down) from the database."""
+    cached = cache.read(user.pk)
     metrics.record_cache_read("positions", hit=cached is not None)
     if cached is not None:
-        current = CurrentPositions(
-            positions_json=cached["positions"],
-            count=cached["count"],
-            as_of=datetime.fromisoformat(cached["as_of"]),
-            source="cache",
-        )
+        current = _from_entries(cached, account_id=account_id, source="cache")
     else:
-        rows = positions_payload(list(Position.objects.filter(user=user)))
-        subscription = tracking_subscription(user=user)
-        as_of = subscription.last_success_at if subscription else None
-        if as_of is not None:
-            # Refill a cold cache (after a Redis restart) without waiting for the next poll;
-            # ``add`` never overwrites what a worker wrote meanwhile.
-            refill_cache(user.pk, rows, as_of=as_of)
-        current = CurrentPositions(positions_json(rows), len(rows), as_of, source="database")
+        current = _from_entries(_from_database(user), account_id=account_id, source="database")
     if symbol:
         rows = [row for row in current.positions if row["symbol"] == symbol]
         current = CurrentPositions(positions_json(rows), len(rows), current.as_of, current.source)
@@ -64,13 +102,17 @@ def position_history(
     *,
     user: User,
     symbol: str | None = None,
+    account: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[PositionSnapshot]:
-    """The user's position snapshots, newest first, filtered."""
-    snapshots = PositionSnapshot.objects.filter(user=user)
+    """The user's position snapshots, newest first, filtered (``account``: an account id;
+    another user's finds nothing)."""
+    snapshots = PositionSnapshot.objects.filter(user=user).select_related("account")
     if symbol:
         snapshots = snapshots.filter(symbol=symbol)
+    if account is not None:
+        snapshots = snapshots.filter(account_id=account)
     if since:
         snapshots = snapshots.filter(taken_at__gte=since)
     if until:

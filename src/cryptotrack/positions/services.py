@@ -12,9 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import KombuError
 
-from cryptotrack.accounts.models import ExchangeAccount, User
+from cryptotrack.accounts.models import DEFAULT_LABEL, ExchangeAccount, User
 from cryptotrack.audit.services import Kind, Origin, record_audit_event
 from cryptotrack.core.exceptions import ApplicationError
+from cryptotrack.positions import cache
 from cryptotrack.positions.models import PositionSnapshot, TrackingSubscription
 
 logger = logging.getLogger(__name__)
@@ -30,32 +31,51 @@ def _first_slot(*, now: datetime, interval: timedelta) -> datetime:
     return now + interval * random.random()  # noqa: S311 - load spreading, not security
 
 
+def default_account(*, user: User) -> ExchangeAccount | None:
+    """The account ``/api/v1/tracking`` acts on: the one labelled ``default`` (any case)."""
+    return ExchangeAccount.objects.filter(user=user, label__iexact=DEFAULT_LABEL).first()
+
+
+def _default_account_or_raise(user: User) -> ExchangeAccount:
+    account = default_account(user=user)
+    if account is None:
+        raise NoExchangeCredentials(
+            "Add your KuCoin API credentials first (PUT /api/v1/me/kucoin).",
+        )
+    return account
+
+
 @transaction.atomic
 def start_tracking(
-    *, user: User, symbols: list[str], origin: Origin | None = None
+    *,
+    user: User,
+    symbols: list[str],
+    account: ExchangeAccount | None = None,
+    origin: Origin | None = None,
 ) -> tuple[TrackingSubscription, bool]:
-    """Track the user's KuCoin positions (``symbols`` empty: all); return (subscription, created).
+    """Track an account's KuCoin positions (``symbols`` empty: all); return (subscription,
+    created). ``account`` None: the user's ``default`` account.
 
     Asking again while tracking updates the symbols and answers ``created=False``. A key
     KuCoin already rejected starts ``paused`` with the reason, until it is replaced. A
     start (not a symbols update) goes to the audit log with its state.
     """
-    account = ExchangeAccount.objects.filter(
-        user=user, exchange=ExchangeAccount.Exchange.KUCOIN
-    ).first()
     if account is None:
-        raise NoExchangeCredentials(
-            "Add your KuCoin API credentials first (PUT /api/v1/me/kucoin).",
-        )
+        account = _default_account_or_raise(user)
     now = timezone.now()
     interval = timedelta(seconds=settings.TRACKING_INTERVAL_SECONDS)
     # Insert-if-missing, then lock: two first requests at once wait for each other here
     # instead of both inserting (one IntegrityError). A new row starts as "stopped".
     stopped = TrackingSubscription.State.STOPPED
     TrackingSubscription.objects.bulk_create(
-        [TrackingSubscription(user=user, state=stopped, next_poll_at=now)], ignore_conflicts=True
+        [
+            TrackingSubscription(
+                user_id=account.user_id, account=account, state=stopped, next_poll_at=now
+            )
+        ],
+        ignore_conflicts=True,
     )
-    subscription = TrackingSubscription.objects.select_for_update().get(user=user)
+    subscription = TrackingSubscription.objects.select_for_update().get(account=account)
     created = subscription.state == TrackingSubscription.State.STOPPED
     subscription.symbols = sorted(set(symbols))
     if created:
@@ -81,6 +101,7 @@ def start_tracking(
             user=user,
             kind=Kind.TRACKING_STARTED,
             origin=origin,
+            account=account.label,
             symbols=subscription.symbols,
             state=subscription.state,
             reason=subscription.last_error_message,
@@ -121,27 +142,36 @@ def _poll_now(subscription: TrackingSubscription, *, now: datetime) -> None:
     transaction.on_commit(enqueue)
 
 
-def stop_tracking(*, user: User, origin: Origin | None = None) -> None:
-    """Cancel tracking: no poll starts after this (an in-flight one may still finish).
+def stop_tracking(
+    *, user: User, account: ExchangeAccount | None = None, origin: Origin | None = None
+) -> None:
+    """Cancel an account's tracking (``account`` None: the ``default`` one, if any): no
+    poll starts after this (an in-flight one may still finish).
 
     Audited when it stopped something (a second stop changes nothing and records nothing).
     """
+    if account is None:
+        account = default_account(user=user)
+        if account is None:
+            return
     stopped = (
-        TrackingSubscription.objects.filter(user=user)
+        TrackingSubscription.objects.filter(account=account)
         .exclude(state=TrackingSubscription.State.STOPPED)
         .update(state=TrackingSubscription.State.STOPPED, updated_at=timezone.now())
     )
     if stopped:
-        record_audit_event(user=user, kind=Kind.TRACKING_STOPPED, origin=origin)
+        record_audit_event(
+            user=user, kind=Kind.TRACKING_STOPPED, origin=origin, account=account.label
+        )
 
 
 def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
-    """A paused tracking resumes at once when the user's new key checks out valid."""
+    """A paused tracking resumes at once when the account's new key checks out valid."""
     if account.status != ExchangeAccount.Status.VALID:
         return
     now = timezone.now()
     resumed = TrackingSubscription.objects.filter(
-        user_id=account.user_id, state=TrackingSubscription.State.PAUSED
+        account_id=account.pk, state=TrackingSubscription.State.PAUSED
     ).update(
         state=TrackingSubscription.State.ACTIVE,
         next_poll_at=now,
@@ -152,10 +182,11 @@ def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
         updated_at=now,
     )
     if resumed:
-        logger.info("tracking of user %s resumed with a valid key", account.user_id)
+        logger.info("tracking of exchange account %s resumed with a valid key", account.pk)
         record_audit_event(
             user=account.user_id,
             kind=Kind.TRACKING_RESUMED,
+            account=account.label,
             api_key_hint=f"…{account.api_key_hint}",
         )
 
@@ -167,5 +198,30 @@ def purge_position_history(*, now: datetime | None = None) -> int:
     return deleted
 
 
+def forget_account(*, account: ExchangeAccount, purge: bool) -> None:
+    """Before an account is deleted (its tracking and positions go by cascade): its history
+    keeps the label it has now, or goes too with ``purge``; its cache field goes after
+    the commit."""
+    history = PositionSnapshot.objects.filter(account=account)
+    if purge:
+        history.delete()
+    else:
+        history.update(account_label=account.label)
+    user_id, account_id = account.user_id, account.pk
+    transaction.on_commit(lambda: cache.drop_account(user_id, account_id))
+
+
 def on_credentials_checked(sender: Any, *, account: ExchangeAccount, **kwargs: Any) -> None:
     resume_after_credentials_check(account=account)
+
+
+def on_account_renamed(sender: Any, *, account: ExchangeAccount, **kwargs: Any) -> None:
+    # The cached rows carry the old label: the next read refills them from the database.
+    user_id = account.user_id
+    transaction.on_commit(lambda: cache.drop_user(user_id))
+
+
+def on_account_deleting(
+    sender: Any, *, account: ExchangeAccount, purge: bool, **kwargs: Any
+) -> None:
+    forget_account(account=account, purge=purge)

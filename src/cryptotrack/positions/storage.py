@@ -1,8 +1,8 @@
-"""Recording poll results: current positions, history, per-user status, the cache.
+"""Recording poll results: current positions, history, per-account status, the cache.
 
 One transaction per flush of a batch: positions upserted in bulk, positions no longer
-reported closed (with a closing snapshot), subscription status updated; then the users'
-current positions are written through to the cache in one round trip.
+reported closed (with a closing snapshot), subscription status updated, and the
+accounts' current positions written through to the cache in one round trip.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Greatest
@@ -28,6 +27,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamRateLimited,
 )
 from cryptotrack.exchanges.kucoin import FuturesPosition
+from cryptotrack.positions import cache
 from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
 from cryptotrack.positions.representations import positions_payload
 
@@ -58,18 +58,15 @@ _PAUSED = TrackingSubscription.State.PAUSED.value
 
 @dataclass(frozen=True)
 class PollOutcome:
-    """What one poll of one subscription produced: positions, or the error it met."""
+    """What one poll of one subscription (one account) produced: positions, or the error."""
 
     subscription_id: int
     user_id: int
+    account_id: int
     symbols: tuple[str, ...]
     started_at: datetime
     positions: list[FuturesPosition] | None = None
     error: UpstreamError | None = None
-
-
-def cache_key(user_id: int) -> str:
-    return f"positions:v2:{user_id}"
 
 
 def positions_json(rows: list[dict[str, Any]]) -> bytes:
@@ -77,37 +74,74 @@ def positions_json(rows: list[dict[str, Any]]) -> bytes:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def cache_entry(rows: list[dict[str, Any]], *, as_of: datetime) -> dict[str, Any]:
-    """What the cache holds per user: the answer's ``results`` already encoded, so the
-    API sends it as it is instead of decoding and encoding it again on every read."""
-    return {"as_of": as_of.isoformat(), "count": len(rows), "positions": positions_json(rows)}
-
-
-def cache_timeout() -> int:
-    # Long enough to bridge a few slow polls, short enough that stopped tracking ages out.
-    return settings.TRACKING_INTERVAL_SECONDS * 4
+def account_entry(rows: list[dict[str, Any]], *, as_of: datetime) -> bytes:
+    """One account's positions as the cache holds them (see ``positions.cache``)."""
+    return cache.encode_entry(positions_json(rows), count=len(rows), as_of=as_of)
 
 
 def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
-    """Store a flush of poll outcomes (see the module docstring)."""
-    succeeded = [o for o in outcomes if o.positions is not None]
+    """Store a flush of poll outcomes (see the module docstring).
+
+    The polled accounts' rows are locked first (``FOR NO KEY UPDATE``) and the cache is
+    written before the commit: a rename or delete of one of them waits for this flush and
+    then drops the cache after it, so no cached row keeps an old label or a deleted
+    account. An account deleted before the flush got its lock is skipped.
+    """
+    if not outcomes:
+        return
     with transaction.atomic():
-        current = _store_positions(succeeded, now=now)
+        labels = dict(
+            ExchangeAccount.objects.select_for_update(no_key=True)
+            .filter(id__in=sorted({o.account_id for o in outcomes}))
+            .order_by("id")
+            .values_list("id", "label")
+        )
+        outcomes = [o for o in outcomes if o.account_id in labels]
+        succeeded = [o for o in outcomes if o.positions is not None]
+        current = _store_positions(succeeded, labels=labels, now=now)
         _update_subscriptions(outcomes, now=now)
-    payloads = {
-        cache_key(o.user_id): cache_entry(positions_payload(current.get(o.user_id, [])), as_of=now)
-        for o in succeeded
-    }
-    if payloads:
-        caches["live"].set_many(payloads, timeout=cache_timeout())
+        entries: cache.Entries = {}
+        for o in succeeded:
+            rows = positions_payload(current.get(o.account_id, []), label=labels[o.account_id])
+            entries.setdefault(o.user_id, {})[o.account_id] = account_entry(rows, as_of=now)
+        cache.write(entries, fill=_other_accounts(succeeded))
 
 
-def _store_positions(succeeded: list[PollOutcome], *, now: datetime) -> dict[int, list[Position]]:
-    user_ids = [o.user_id for o in succeeded]
-    if not user_ids:
+def _other_accounts(succeeded: list[PollOutcome]) -> cache.Entries:
+    """The cache entries of the polled users' other accounts that hold positions (to keep
+    each user's hash complete; ``HSETNX`` adds them only where missing)."""
+    if not succeeded:
+        return {}
+    others = (
+        Position.objects.filter(user_id__in={o.user_id for o in succeeded})
+        .exclude(account_id__in={o.account_id for o in succeeded})
+        .select_related("account")
+    )
+    return entries_by_account(list(others))
+
+
+def entries_by_account(positions: list[Position]) -> cache.Entries:
+    """Cache entries for these positions (``account`` loaded), as of their last poll."""
+    grouped: dict[tuple[int, int], list[Position]] = {}
+    for position in positions:
+        grouped.setdefault((position.user_id, position.account_id), []).append(position)
+    entries: cache.Entries = {}
+    for (user_id, account_id), rows in grouped.items():
+        payload = positions_payload(rows, label=rows[0].account.label)
+        as_of = max(p.seen_at for p in rows)
+        entries.setdefault(user_id, {})[account_id] = account_entry(payload, as_of=as_of)
+    return entries
+
+
+def _store_positions(
+    succeeded: list[PollOutcome], *, labels: dict[int, str], now: datetime
+) -> dict[int, list[Position]]:
+    account_ids = [o.account_id for o in succeeded]
+    if not account_ids:
         return {}
     existing = {
-        (p.user_id, p.symbol, p.side): p for p in Position.objects.filter(user_id__in=user_ids)
+        (p.account_id, p.symbol, p.side): p
+        for p in Position.objects.filter(account_id__in=account_ids)
     }
     snapshot_every = timedelta(seconds=settings.POSITIONS_SNAPSHOT_EVERY_SECONDS)
     rows: list[Position] = []
@@ -118,37 +152,40 @@ def _store_positions(succeeded: list[PollOutcome], *, now: datetime) -> dict[int
         for reported in outcome.positions or ():
             if wanted and reported.symbol not in wanted:
                 continue
-            row = _position_row(outcome.user_id, reported, now=now)
-            old = existing.get((row.user_id, row.symbol, row.side))
+            row = _position_row(outcome, reported, now=now)
+            old = existing.get((row.account_id, row.symbol, row.side))
             if (
                 old is None
                 or any(getattr(old, f) != getattr(row, f) for f in _STRUCTURAL)
                 or old.snapshot_at is None
                 or old.snapshot_at <= now - snapshot_every
             ):
-                snapshots.append(_snapshot(row, taken_at=now))
+                snapshots.append(_snapshot(row, label=labels[row.account_id], taken_at=now))
             else:
                 row.snapshot_at = old.snapshot_at
             rows.append(row)
-            current.setdefault(row.user_id, []).append(row)
+            current.setdefault(row.account_id, []).append(row)
     if rows:
         Position.objects.bulk_create(
             rows,
             update_conflicts=True,
-            unique_fields=["user", "symbol", "side"],
+            unique_fields=["account", "symbol", "side"],
             update_fields=_UPDATED_FIELDS,
         )
-    vanished = Position.objects.filter(user_id__in=user_ids, seen_at__lt=now)
-    snapshots += [_snapshot(p, taken_at=now, closed=True) for p in vanished]
+    vanished = Position.objects.filter(account_id__in=account_ids, seen_at__lt=now)
+    snapshots += [
+        _snapshot(p, label=labels[p.account_id], taken_at=now, closed=True) for p in vanished
+    ]
     vanished.delete()
     if snapshots:
         PositionSnapshot.objects.bulk_create(snapshots)
     return current
 
 
-def _position_row(user_id: int, reported: FuturesPosition, *, now: datetime) -> Position:
+def _position_row(outcome: PollOutcome, reported: FuturesPosition, *, now: datetime) -> Position:
     return Position(
-        user_id=user_id,
+        user_id=outcome.user_id,
+        account_id=outcome.account_id,
         exchange_id=reported.id,
         symbol=reported.symbol,
         side=reported.side.value,
@@ -168,9 +205,13 @@ def _position_row(user_id: int, reported: FuturesPosition, *, now: datetime) -> 
     )
 
 
-def _snapshot(position: Position, *, taken_at: datetime, closed: bool = False) -> PositionSnapshot:
+def _snapshot(
+    position: Position, *, label: str, taken_at: datetime, closed: bool = False
+) -> PositionSnapshot:
     return PositionSnapshot(
         user_id=position.user_id,
+        account_id=position.account_id,
+        account_label=label,
         symbol=position.symbol,
         side=position.side,
         size=position.size,
@@ -216,12 +257,12 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
     Each UPDATE here computes from the row as it is when written (PostgreSQL re-reads a row
     a concurrent transaction changed), so a stop always wins: only an ``active`` row pauses,
     and ``next_poll_at`` only moves later. Polls that failed alike (KuCoin down: all of
-    them) share one statement. A pause goes to the audit log of each user whose tracking
+    them) share one statement. A pause goes to the audit log of each account whose tracking
     it paused (read under the rows' locks, so a concurrent stop is never called a pause).
     """
     groups: dict[tuple[str, str, bool, datetime | None], list[int]] = {}
     account_verdicts: dict[int, tuple[ExchangeAccount.Status, str]] = {}
-    paused: dict[int, dict[str, str]] = {}
+    paused: list[tuple[int, dict[str, str]]] = []
     for outcome in outcomes:
         error = outcome.error
         if error is None:
@@ -235,7 +276,10 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
                 if isinstance(error, UpstreamInvalidCredentials)
                 else ExchangeAccount.Status.INSUFFICIENT_PERMISSION
             )
-            account_verdicts[outcome.user_id] = (status, f"KuCoin refused the key: {error.message}")
+            account_verdicts[outcome.account_id] = (
+                status,
+                f"KuCoin refused the key: {error.message}",
+            )
         elif isinstance(error, UpstreamRateLimited) and error.retry_after:
             # Back this user off until KuCoin's window resets; nobody else waits.
             resume_at = now + timedelta(seconds=error.retry_after)
@@ -252,12 +296,12 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
         }
         if pause:
             # Inside record_poll_outcomes' transaction: the locks hold until the UPDATE.
-            for user_id in (
-                TrackingSubscription.objects.select_for_update()
+            for user_id, label in (
+                TrackingSubscription.objects.select_for_update(of=("self",))
                 .filter(id__in=ids, state=TrackingSubscription.State.ACTIVE)
-                .values_list("user_id", flat=True)
+                .values_list("user_id", "account__label")
             ):
-                paused[user_id] = {"reason": message, "error": kind}
+                paused.append((user_id, {"account": label, "reason": message, "error": kind}))
             changes["state"] = Case(
                 When(state=TrackingSubscription.State.ACTIVE, then=Value(_PAUSED)),
                 default=F("state"),
@@ -265,20 +309,9 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
         if resume_at is not None:
             changes["next_poll_at"] = Greatest(F("next_poll_at"), Value(resume_at))
         TrackingSubscription.objects.filter(id__in=ids).update(**changes)
-    for user_id, (status, message) in account_verdicts.items():
-        logger.info("tracking of user %s paused: %s", user_id, status)
-        ExchangeAccount.objects.filter(
-            user_id=user_id, exchange=ExchangeAccount.Exchange.KUCOIN
-        ).update(status=status, status_message=message, checked_at=now)
+    for account_id, (status, message) in account_verdicts.items():
+        logger.info("tracking of exchange account %s paused: %s", account_id, status)
+        ExchangeAccount.objects.filter(id=account_id).update(
+            status=status, status_message=message, checked_at=now
+        )
     record_service_events(kind=Kind.TRACKING_PAUSED, events=paused)
-
-
-def refill_cache(user_id: int, rows: list[dict[str, Any]], *, as_of: datetime) -> None:
-    """Put positions read from the database into the cache unless a fresher entry is there."""
-    caches["live"].add(cache_key(user_id), cache_entry(rows, as_of=as_of), timeout=cache_timeout())
-
-
-def cached_positions(user_id: int) -> dict[str, Any] | None:
-    """The user's ``cache_entry`` as last written through, or None (miss or cache down)."""
-    value = caches["live"].get(cache_key(user_id))
-    return value if isinstance(value, dict) else None
