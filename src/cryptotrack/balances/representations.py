@@ -115,7 +115,10 @@ def _amount(**options: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=40, decimal_places=18, **options)
 
 
-class AccountRefOutput(serializers.Serializer[Any]):
+class BalanceAccountOutput(serializers.Serializer[Any]):
+    """The exchange account the balances are of (positions' ``AccountRefOutput`` allows a
+    null id, for history outliving its account; balances never do)."""
+
     id = serializers.IntegerField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
 
@@ -148,7 +151,7 @@ class BalanceErrorOutput(serializers.Serializer[Any]):
 
 
 class AccountBalancesOutput(serializers.Serializer[Any]):
-    account = AccountRefOutput()
+    account = BalanceAccountOutput()
     as_of = serializers.DateTimeField(
         allow_null=True, help_text="When KuCoin was last read successfully; null: not yet."
     )
