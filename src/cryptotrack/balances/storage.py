@@ -20,23 +20,13 @@ from django.db.models import F, prefetch_related_objects
 
 from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.balances.models import BalanceRefresh, FuturesOverview, SpotBalance
-from cryptotrack.balances.representations import account_balances_payload
+from cryptotrack.balances.representations import FUTURES_FIELDS, account_balances_payload
 from cryptotrack.exchanges import kucoin
 from cryptotrack.exchanges.errors import UpstreamError
 
 _SPOT_UPDATED = ["balance", "available", "holds"]
-_FUTURES_UPDATED = [
-    "currency",
-    "account_equity",
-    "available_balance",
-    "margin_balance",
-    "position_margin",
-    "order_margin",
-    "frozen_funds",
-    "unrealised_pnl",
-    "risk_ratio",
-    "max_withdraw_amount",
-]
+# Every column of the overview is the API's, so an update writes what the API shows.
+_FUTURES_UPDATED = list(FUTURES_FIELDS)
 
 
 @dataclass(frozen=True)
