@@ -42,6 +42,9 @@ class TrackingSubscription(models.Model):
     last_error_kind = models.CharField(max_length=40, blank=True)
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    # Set when tracking starts: the next recorded poll is the baseline of position events
+    # (the positions it finds were already open, so none of them is "opened").
+    events_baseline_pending = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,6 +88,8 @@ class Position(models.Model):
     margin_mode = models.CharField(max_length=10, choices=MarginMode.choices)
     unrealised_pnl = models.DecimalField(max_digits=30, decimal_places=10)
     realised_pnl = models.DecimalField(max_digits=30, decimal_places=10)
+    # KuCoin's posMargin: the margin held by the position (what ROE % is relative to).
+    position_margin = models.DecimalField(max_digits=30, decimal_places=10, null=True, blank=True)
     settle_currency = models.CharField(max_length=16)
     opened_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField()
@@ -141,3 +146,50 @@ class PositionSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.symbol} @ {self.taken_at:%Y-%m-%d %H:%M:%S}"
+
+
+class PositionEvent(models.Model):
+    """A change of a position seen between two recorded polls of its account.
+
+    Derived when a poll is recorded, by comparing what KuCoin reports with the account's
+    current positions, in the transaction that stores them: a poll recorded once makes its
+    events once. ``side`` is the side after the change (before it, for ``closed``);
+    ``entry_price``, ``mark_price`` and ``realised_pnl`` are the position's as last seen.
+    """
+
+    class Kind(models.TextChoices):
+        OPENED = "opened", "Opened"
+        INCREASED = "increased", "Increased"
+        REDUCED = "reduced", "Reduced"
+        CLOSED = "closed", "Closed"
+        SIDE_FLIPPED = "side_flipped", "Side flipped"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="position_events"
+    )
+    # Like history, events outlive their account (unless purged) and keep its label.
+    account = models.ForeignKey(
+        "accounts.ExchangeAccount",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="position_events",
+    )
+    account_label = models.CharField(max_length=64, blank=True)
+    symbol = models.CharField(max_length=40)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    side = models.CharField(max_length=8, choices=Position.Side.choices)
+    size_before = models.DecimalField(max_digits=30, decimal_places=10)
+    size_after = models.DecimalField(max_digits=30, decimal_places=10)
+    entry_price = models.DecimalField(max_digits=30, decimal_places=10)
+    mark_price = models.DecimalField(max_digits=30, decimal_places=10)
+    realised_pnl = models.DecimalField(max_digits=30, decimal_places=10)
+    settle_currency = models.CharField(max_length=16, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-at", "-id"], name="events_by_user_time")]
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.symbol} {self.kind} @ {self.at:%Y-%m-%d %H:%M:%S}"

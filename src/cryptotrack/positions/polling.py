@@ -46,6 +46,7 @@ class PollJob:
     account_id: int
     symbols: tuple[str, ...]
     credentials: kucoin.KucoinCredentials | None
+    baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def _jobs(subscription_ids: list[int]) -> list[PollJob]:
             account_id=subscription.account_id,
             symbols=tuple(subscription.symbols or ()),
             credentials=exchange_account_credentials(account=subscription.account),
+            baseline=subscription.events_baseline_pending,
         )
         for subscription in subscriptions
     ]
@@ -278,4 +280,5 @@ def _outcome(
         started_at=started_at,
         positions=positions,
         error=error,
+        baseline=job.baseline,
     )

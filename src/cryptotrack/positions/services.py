@@ -82,6 +82,7 @@ def start_tracking(
         subscription.interval = interval
         subscription.next_poll_at = _first_slot(now=now, interval=interval)
         subscription.consecutive_failures = 0
+        subscription.events_baseline_pending = True
         subscription.last_error_kind = subscription.last_error_message = ""
         subscription.last_error_at = None
         rejected = account.status in {

@@ -1,14 +1,18 @@
 """Recording poll results: current positions, history, per-account status, the cache.
 
 One transaction per flush of a batch: positions upserted in bulk, positions no longer
-reported closed (with a closing snapshot), subscription status updated, and the
-accounts' current positions written through to the cache in one round trip.
+reported closed (with a closing snapshot), position events derived from the change
+(``positions.events``; the first poll after tracking starts is their baseline),
+subscription status updated, ``positions_recorded`` sent (position alerts are evaluated
+there), and the accounts' current positions written through to the cache in one round
+trip.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +32,13 @@ from cryptotrack.exchanges.errors import (
 )
 from cryptotrack.exchanges.kucoin import FuturesPosition
 from cryptotrack.positions import cache
-from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.events import derive_events, positions_recorded
+from cryptotrack.positions.models import (
+    Position,
+    PositionEvent,
+    PositionSnapshot,
+    TrackingSubscription,
+)
 from cryptotrack.positions.representations import positions_payload
 
 logger = logging.getLogger(__name__)
@@ -47,6 +57,7 @@ _UPDATED_FIELDS = [
     "margin_mode",
     "unrealised_pnl",
     "realised_pnl",
+    "position_margin",
     "settle_currency",
     "opened_at",
     "updated_at",
@@ -67,6 +78,8 @@ class PollOutcome:
     started_at: datetime
     positions: list[FuturesPosition] | None = None
     error: UpstreamError | None = None
+    # The first poll since tracking started: its positions are the events' baseline.
+    baseline: bool = False
 
 
 def positions_json(rows: list[dict[str, Any]]) -> bytes:
@@ -98,8 +111,13 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
         )
         outcomes = [o for o in outcomes if o.account_id in labels]
         succeeded = [o for o in outcomes if o.positions is not None]
-        current = _store_positions(succeeded, labels=labels, now=now)
+        current, events = _store_positions(succeeded, labels=labels, now=now)
         _update_subscriptions(outcomes, now=now)
+        positions_recorded.send(
+            sender=PositionEvent,
+            positions={o.account_id: current.get(o.account_id, []) for o in succeeded},
+            events=events,
+        )
         entries: cache.Entries = {}
         for o in succeeded:
             rows = positions_payload(current.get(o.account_id, []), label=labels[o.account_id])
@@ -135,10 +153,12 @@ def entries_by_account(positions: list[Position]) -> cache.Entries:
 
 def _store_positions(
     succeeded: list[PollOutcome], *, labels: dict[int, str], now: datetime
-) -> dict[int, list[Position]]:
+) -> tuple[dict[int, list[Position]], list[PositionEvent]]:
+    """Upsert the polled accounts' positions and snapshots; return them by account and the
+    events made (stored)."""
     account_ids = [o.account_id for o in succeeded]
     if not account_ids:
-        return {}
+        return {}, []
     existing = {
         (p.account_id, p.symbol, p.side): p
         for p in Position.objects.filter(account_id__in=account_ids)
@@ -179,7 +199,36 @@ def _store_positions(
     vanished.delete()
     if snapshots:
         PositionSnapshot.objects.bulk_create(snapshots)
-    return current
+    events = _events(succeeded, existing.values(), current, labels=labels, now=now)
+    if events:
+        PositionEvent.objects.bulk_create(events)
+    return current, events
+
+
+def _events(
+    succeeded: list[PollOutcome],
+    existing: Iterable[Position],
+    current: dict[int, list[Position]],
+    *,
+    labels: dict[int, str],
+    now: datetime,
+) -> list[PositionEvent]:
+    """Each non-baseline account's events between its rows before and after this poll."""
+    before: dict[int, list[Position]] = {}
+    for position in existing:
+        before.setdefault(position.account_id, []).append(position)
+    events: list[PositionEvent] = []
+    for outcome in succeeded:
+        if outcome.baseline:
+            continue
+        account_id = outcome.account_id
+        events += derive_events(
+            before.get(account_id, []),
+            current.get(account_id, []),
+            label=labels[account_id],
+            at=now,
+        )
+    return events
 
 
 def _position_row(outcome: PollOutcome, reported: FuturesPosition, *, now: datetime) -> Position:
@@ -197,6 +246,7 @@ def _position_row(outcome: PollOutcome, reported: FuturesPosition, *, now: datet
         margin_mode=reported.margin_mode.value,
         unrealised_pnl=reported.unrealised_pnl,
         realised_pnl=reported.realised_pnl,
+        position_margin=reported.position_margin,
         settle_currency=reported.settle_currency,
         opened_at=reported.opened_at,
         updated_at=reported.updated_at or now,
@@ -242,6 +292,7 @@ def _update_subscriptions(outcomes: list[PollOutcome], *, now: datetime) -> None
             last_error_kind="",
             last_error_message="",
             last_error_at=None,
+            events_baseline_pending=False,
             updated_at=now,
         )
     failed = [o for o in outcomes if o.error is not None]
