@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,6 +17,12 @@ from rest_framework.views import APIView
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.services import exchange_account_get
 from cryptotrack.audit.services import Origin
+from cryptotrack.core.csv_export import (
+    FORMAT_PARAMETER,
+    CsvExportApi,
+    csv_response,
+    list_or_csv_responses,
+)
 from cryptotrack.core.fields import AwareDateTimeField, IntegerField, StrictCharField
 from cryptotrack.core.keyset_pagination import KeysetPagination
 from cryptotrack.core.pagination import (
@@ -27,7 +33,11 @@ from cryptotrack.core.pagination import (
 )
 from cryptotrack.positions import selectors, services
 from cryptotrack.positions.models import TrackingSubscription
-from cryptotrack.positions.representations import PositionOutput, PositionSnapshotOutput
+from cryptotrack.positions.representations import (
+    HISTORY_CSV,
+    PositionOutput,
+    PositionSnapshotOutput,
+)
 from cryptotrack.positions.storage import positions_json
 
 
@@ -259,7 +269,7 @@ class HistoryPagination(KeysetPagination):
     time_field = "taken_at"
 
 
-class PositionHistoryApi(APIView):
+class PositionHistoryApi(CsvExportApi):
     pagination_class = HistoryPagination
 
     class FilterSerializer(serializers.Serializer[Any]):
@@ -276,13 +286,15 @@ class PositionHistoryApi(APIView):
     @extend_schema(
         operation_id="positions_history",
         tags=["positions"],
-        parameters=[FilterSerializer],
-        responses={200: PositionSnapshotOutput(many=True)},
+        parameters=[FilterSerializer, FORMAT_PARAMETER],
+        responses=list_or_csv_responses(PositionSnapshotOutput(many=True), HISTORY_CSV),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         snapshots = selectors.position_history(user=current_user(request), **filters.validated_data)
+        if self.wants_csv(request):
+            return csv_response(snapshots, HISTORY_CSV)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(snapshots, request, view=self)
         return paginator.get_paginated_response(PositionSnapshotOutput(page, many=True).data)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cryptotrack.core.csv_export import CsvExport
+from cryptotrack.core.fields import iso_utc
 from cryptotrack.positions.models import Position, PositionSnapshot
 
 
@@ -77,6 +81,18 @@ class PositionSnapshotOutput(serializers.ModelSerializer[PositionSnapshot]):
         return {"id": snapshot.account_id, "label": label}
 
 
+HISTORY_CSV = CsvExport(
+    # The JSON row with its account flattened: the label as PositionSnapshotOutput has it.
+    columns=[
+        ("account_id", "account_id"),
+        ("account_label", Coalesce(F("account__label"), F("account_label"))),
+        *((name, name) for name in PositionSnapshotOutput.Meta.fields if name != "account"),
+    ],
+    time_field="taken_at",
+    filename="positions-history",
+)
+
+
 _DECIMAL_PLACES = {
     field.name: field.decimal_places
     for field in Position._meta.get_fields()
@@ -89,10 +105,7 @@ def _decimal(value: Decimal | None, places: int) -> str | None:
 
 
 def _time(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return None if value is None else iso_utc(value)
 
 
 _VALUE_FIELDS = [name for name in PositionOutput.Meta.fields if name != "account"]
