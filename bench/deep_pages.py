@@ -30,6 +30,8 @@ import sys
 import time
 from typing import Any
 
+from tests.support.history_rows import insert_history
+
 from bench.positions_tracking import admin_sql, scratch_database_url
 
 
@@ -57,17 +59,7 @@ def fill(quotes: int, snapshots: int, user_id: int) -> None:
             [quotes],
         )
         cursor.execute("DROP INDEX snapshots_by_user_time")
-        cursor.execute(
-            """
-            INSERT INTO positions_positionsnapshot
-                (user_id, symbol, side, size, entry_price, mark_price, liquidation_price,
-                 leverage, unrealised_pnl, realised_pnl, closed, taken_at)
-            SELECT %s, 'XBTUSDTM', 'long', 1, 60000, 60000 + n %% 1000, 50000, 5, n %% 100, 0,
-                   false, now() - make_interval(secs => n * 10)
-            FROM generate_series(1, %s) AS n
-            """,
-            [user_id, snapshots],
-        )
+        insert_history(cursor, user_id=user_id, count=snapshots)
         # As the migration declares it: Index(fields=["user", "-taken_at"]).
         cursor.execute(
             "CREATE INDEX snapshots_by_user_time "

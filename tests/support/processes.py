@@ -30,6 +30,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid, *(q for kid in kids for q in process_tree(kid))]
+
+
+def memory_mib(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/<pid>/status in MiB: ``VmRSS`` now, ``VmHWM`` its peak so
+    far; 0 once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return next(
+        (int(line.split()[1]) / 1024 for line in lines if line.startswith(f"{field}:")), 0.0
+    )
+
+
 def wait_until(
     predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = ""
 ) -> Any:
