@@ -94,15 +94,19 @@ def csv_chunks(
     writer.writerow(export.header)
     yield flush()
     width = len(export.columns)
-    values = rows.values_list(*(source for _, source in export.columns), export.time_field, "id")
+    fields = [source for _, source in export.columns]
+    # The keyset's (time, id), read once: after the columns unless one of them already.
+    fields += [key for key in (export.time_field, "id") if key not in fields]
+    when_at, id_at = fields.index(export.time_field), fields.index("id")
+    values = rows.values_list(*fields)
     chunk = list(values[:chunk_rows])
     while chunk:
         writer.writerows([csv_cell(value) for value in row[:width]] for row in chunk)
         yield flush()
         if len(chunk) < chunk_rows:
             return
-        when, row_id = chunk[-1][width:]
-        chunk = list(after_row(values, when, row_id, export.time_field)[:chunk_rows])
+        last = chunk[-1]
+        chunk = list(after_row(values, last[when_at], last[id_at], export.time_field)[:chunk_rows])
 
 
 class ThreadedStreamingResponse(StreamingHttpResponse):
