@@ -176,24 +176,26 @@ class CsvExportApi(APIView):
         return response
 
 
-FORMAT_PARAMETER = OpenApiParameter(
-    "format",
-    str,
-    enum=["json", "csv"],
-    description="`csv`: every row the filters match as a streamed CSV attachment (header "
-    "row, newest first; no pagination, `page`/`per_page`/`cursor` are ignored). The same "
-    "as `Accept: text/csv`. Default: the JSON list.",
-)
-
-
-def list_or_csv_responses(json_list: Any, export: CsvExport) -> dict[Any, Any]:
-    """``extend_schema(responses=...)`` of a list that also answers CSV."""
+def format_parameter(export: CsvExport) -> OpenApiParameter:
+    """The ``?format=`` of a list that also answers CSV, naming the export's columns."""
     columns = ", ".join(f"`{name}`" for name in export.header)
-    description = (
-        f"The list; with `?format=csv` or `Accept: text/csv`, the CSV export (columns "
-        f"{columns}; times ISO 8601 UTC, decimals as plain strings, null as empty)."
+    return OpenApiParameter(
+        "format",
+        str,
+        enum=["json", "csv"],
+        description="`csv`: every row the filters match as a streamed CSV attachment "
+        f"(header row, then the rows newest first; columns {columns}; times ISO 8601 UTC, "
+        "decimals as plain strings, null as empty). No pagination: `page`, `per_page` and "
+        "`cursor` are ignored. The same as `Accept: text/csv`. Default: the JSON list.",
     )
+
+
+def list_or_csv_responses(json_list: Any) -> dict[Any, Any]:
+    """``extend_schema(responses=...)`` of a list that also answers CSV (the bare list
+    serializer first: drf-spectacular then still pages it and documents its parameters)."""
     return {
-        (200, "application/json"): OpenApiResponse(json_list, description=description),
-        (200, MEDIA_TYPE): OpenApiResponse(OpenApiTypes.STR, description=description),
+        (200, "application/json"): json_list,
+        (200, MEDIA_TYPE): OpenApiResponse(
+            OpenApiTypes.STR, description="The CSV export (see the `format` parameter)."
+        ),
     }

@@ -18,9 +18,9 @@ from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.services import exchange_account_get
 from cryptotrack.audit.services import Origin
 from cryptotrack.core.csv_export import (
-    FORMAT_PARAMETER,
     CsvExportApi,
     csv_response,
+    format_parameter,
     list_or_csv_responses,
 )
 from cryptotrack.core.fields import AwareDateTimeField, IntegerField, StrictCharField
@@ -270,6 +270,8 @@ class HistoryPagination(KeysetPagination):
 
 
 class PositionHistoryApi(CsvExportApi):
+    """The caller's position snapshots, newest first: by page, by cursor, or all as CSV."""
+
     pagination_class = HistoryPagination
 
     class FilterSerializer(serializers.Serializer[Any]):
@@ -286,8 +288,8 @@ class PositionHistoryApi(CsvExportApi):
     @extend_schema(
         operation_id="positions_history",
         tags=["positions"],
-        parameters=[FilterSerializer, FORMAT_PARAMETER],
-        responses=list_or_csv_responses(PositionSnapshotOutput(many=True), HISTORY_CSV),
+        parameters=[FilterSerializer, format_parameter(HISTORY_CSV)],
+        responses=list_or_csv_responses(PositionSnapshotOutput(many=True)),
     )
     def get(self, request: Request) -> HttpResponseBase:
         filters = self.FilterSerializer(data=request.query_params)

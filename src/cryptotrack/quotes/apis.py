@@ -19,9 +19,9 @@ from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.core.csv_export import (
-    FORMAT_PARAMETER,
     CsvExportApi,
     csv_response,
+    format_parameter,
     list_or_csv_responses,
 )
 from cryptotrack.core.exceptions import NotFound
@@ -146,8 +146,8 @@ class QuoteListApi(CsvExportApi):
     @extend_schema(
         operation_id="quotes_list",
         tags=["quotes"],
-        parameters=[FilterSerializer, FORMAT_PARAMETER],
-        responses=list_or_csv_responses(QuoteOutput(many=True), QUOTES_CSV),
+        parameters=[FilterSerializer, format_parameter(QUOTES_CSV)],
+        responses=list_or_csv_responses(QuoteOutput(many=True)),
     )
     def get(self, request: Request) -> HttpResponseBase:
         filters = self.FilterSerializer(data=request.query_params)
