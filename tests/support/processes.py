@@ -241,12 +241,17 @@ class AsgiServer(ManagedProcess):
         return self
 
     def _healthy(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"ASGI server died at start:\n{self.log()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return serves_healthz(self, self.url)
+
+
+def serves_healthz(server: ManagedProcess, url: str) -> bool:
+    """Whether ``url``/healthz answers 200 yet; fails the test if ``server`` died."""
+    if not server.alive():
+        raise AssertionError(f"{server.name} died at start:\n{server.log()[-3000:]}")
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 # Variables a developer's shell or the test run may hold that would point `make run` away

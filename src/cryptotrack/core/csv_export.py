@@ -19,9 +19,10 @@ export runs are newer than where it has got to: they are not in it.
 Under ASGI, Django 5.2 serves a *synchronous* streaming iterator by collecting it whole
 first (``sync_to_async(list)`` in ``StreamingHttpResponse.__aiter__``).
 :class:`ThreadedStreamingResponse` pulls it one chunk at a time instead, each pull in the
-request's own thread (its database connection) — while the event loop sends the chunk
-before. Under WSGI (the test client, schemathesis) the same iterator is simply iterated.
-An export keeps its request thread (one of ``WEB_THREADS``) until the last row is sent.
+request's own thread (its database connection), the event loop free meanwhile. Under
+WSGI (the test client, schemathesis) the same iterator is simply iterated. An export
+keeps its request thread (one of ``WEB_THREADS``) until its last row is sent, or until
+its client hangs up (Django cancels the answer; the chunk being read is the last).
 """
 
 from __future__ import annotations
