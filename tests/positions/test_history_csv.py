@@ -246,3 +246,30 @@ def test_chunks_meet_at_rows_of_the_same_instant_without_losing_or_repeating_one
     rows = csv_rows(b"".join(pieces))[1:]
     expected = sorted(made, key=lambda s: (s.taken_at, s.pk), reverse=True)
     assert [row[HEADER.index("size")] for row in rows] == [f"{s.size:.10f}" for s in expected]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("account=99999999999999999999999", 200),  # no such account: the header alone
+        ("symbol=%ED%A0%80", 200),  # not UTF-8: read as U+FFFD, no such symbol
+        ("account=NaN", 400),
+        ("account=Infinity", 400),
+        ("symbol=%00", 400),
+        ("since=10000-01-01T00:00:00Z", 400),
+        ("since=2026-11-01T00:00:00%2B99:00", 400),
+    ],
+)
+def test_hostile_filters_are_a_json_400_or_an_empty_export_never_a_broken_stream(
+    user: Any, user_client: APIClient, query: str, status: int
+) -> None:
+    snapshot(user, account_of(user, "main"), 1)
+
+    response = user_client.get(f"{HISTORY}?format=csv&{query}")
+
+    assert response.status_code == status
+    if status == 200:
+        assert csv_rows(csv_body(response)) == [HEADER]
+    else:
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["code"] == "invalid"
