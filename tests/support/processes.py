@@ -244,12 +244,14 @@ class AsgiServer(ManagedProcess):
         return serves_healthz(self, self.url)
 
 
-def serves_healthz(server: ManagedProcess, url: str) -> bool:
+def serves_healthz(
+    server: ManagedProcess, url: str, *, timeout: float = 1.0, log_tail: int = 3000
+) -> bool:
     """Whether ``url``/healthz answers 200 yet; fails the test if ``server`` died."""
     if not server.alive():
-        raise AssertionError(f"{server.name} died at start:\n{server.log()[-3000:]}")
+        raise AssertionError(f"{server.name} exited at start:\n{server.log()[-log_tail:]}")
     try:
-        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -312,12 +314,7 @@ class Launcher(ManagedProcess):
         return self
 
     def healthy(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"make run exited at start:\n{self.log()[-5000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return serves_healthz(self, self.url, timeout=2, log_tail=5000)
 
 
 # What a later `make run` keeps of the first one's var/: the migrated database (with the
