@@ -1,5 +1,6 @@
 """HTTP API of position tracking: /tracking (the ``default`` account),
-/exchange-accounts/{id}/tracking, /positions, /positions/history."""
+/exchange-accounts/{id}/tracking, /positions, /positions/history,
+/positions/events."""
 
 from __future__ import annotations
 
@@ -26,8 +27,12 @@ from cryptotrack.core.pagination import (
     parse_per_page,
 )
 from cryptotrack.positions import selectors, services
-from cryptotrack.positions.models import TrackingSubscription
-from cryptotrack.positions.representations import PositionOutput, PositionSnapshotOutput
+from cryptotrack.positions.models import PositionEvent, TrackingSubscription
+from cryptotrack.positions.representations import (
+    PositionEventOutput,
+    PositionOutput,
+    PositionSnapshotOutput,
+)
 from cryptotrack.positions.storage import positions_json
 
 
@@ -259,19 +264,26 @@ class HistoryPagination(KeysetPagination):
     time_field = "taken_at"
 
 
+class TimeRangeFilter(serializers.Serializer[Any]):
+    """``symbol``, ``account`` and ``[since, until)`` of the stored rows' lists."""
+
+    symbol = serializers.CharField(required=False, max_length=40)
+    account = account_filter_field()
+    since = AwareDateTimeField(required=False)
+    until = AwareDateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must be after `since`."]})
+        return attrs
+
+
 class PositionHistoryApi(APIView):
     pagination_class = HistoryPagination
 
-    class FilterSerializer(serializers.Serializer[Any]):
-        symbol = serializers.CharField(required=False, max_length=40)
-        account = account_filter_field()
-        since = AwareDateTimeField(required=False)
-        until = AwareDateTimeField(required=False)
-
-        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
-                raise serializers.ValidationError({"until": ["Must be after `since`."]})
-            return attrs
+    class FilterSerializer(TimeRangeFilter):
+        class Meta:
+            ref_name = "PositionHistoryFilter"
 
     @extend_schema(
         operation_id="positions_history",
@@ -286,3 +298,35 @@ class PositionHistoryApi(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(snapshots, request, view=self)
         return paginator.get_paginated_response(PositionSnapshotOutput(page, many=True).data)
+
+
+class EventsPagination(KeysetPagination):
+    """Pages, or a keyset cursor on ``(at, id)`` (the ``events_by_user_time`` index)."""
+
+    time_field = "at"
+
+
+class PositionEventListApi(APIView):
+    """What changed in the user's positions between polls, newest first."""
+
+    pagination_class = EventsPagination
+
+    class FilterSerializer(TimeRangeFilter):
+        kind = serializers.ChoiceField(choices=PositionEvent.Kind.choices, required=False)
+
+        class Meta:
+            ref_name = "PositionEventFilter"
+
+    @extend_schema(
+        operation_id="positions_events",
+        tags=["positions"],
+        parameters=[FilterSerializer],
+        responses={200: PositionEventOutput(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        events = selectors.position_events(user=current_user(request), **filters.validated_data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(PositionEventOutput(page, many=True).data)

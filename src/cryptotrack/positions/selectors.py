@@ -12,7 +12,12 @@ from django.db.models import QuerySet
 from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.core import metrics
 from cryptotrack.positions import cache
-from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.models import (
+    Position,
+    PositionEvent,
+    PositionSnapshot,
+    TrackingSubscription,
+)
 from cryptotrack.positions.services import default_account
 from cryptotrack.positions.storage import account_entry, entries_by_account, positions_json
 
@@ -98,6 +103,28 @@ def current_positions(
     return current
 
 
+def _filtered(
+    rows: QuerySet[Any],
+    *,
+    time_field: str,
+    symbol: str | None,
+    account: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> QuerySet[Any]:
+    """``rows`` of one symbol, one account (an id; another user's finds nothing) and a
+    time range ``[since, until)``, newest first (the ``(user, -time, -id)`` indexes)."""
+    if symbol:
+        rows = rows.filter(symbol=symbol)
+    if account is not None:
+        rows = rows.filter(account_id=account)
+    if since:
+        rows = rows.filter(**{f"{time_field}__gte": since})
+    if until:
+        rows = rows.filter(**{f"{time_field}__lt": until})
+    return rows.order_by(f"-{time_field}", "-id")
+
+
 def position_history(
     *,
     user: User,
@@ -109,12 +136,25 @@ def position_history(
     """The user's position snapshots, newest first, filtered (``account``: an account id;
     another user's finds nothing)."""
     snapshots = PositionSnapshot.objects.filter(user=user).select_related("account")
-    if symbol:
-        snapshots = snapshots.filter(symbol=symbol)
-    if account is not None:
-        snapshots = snapshots.filter(account_id=account)
-    if since:
-        snapshots = snapshots.filter(taken_at__gte=since)
-    if until:
-        snapshots = snapshots.filter(taken_at__lt=until)
-    return snapshots.order_by("-taken_at", "-id")
+    return _filtered(
+        snapshots, time_field="taken_at", symbol=symbol, account=account, since=since, until=until
+    )
+
+
+def position_events(
+    *,
+    user: User,
+    symbol: str | None = None,
+    kind: str | None = None,
+    account: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[PositionEvent]:
+    """The user's position events, newest first (``-at, -id``), filtered like history and
+    by ``kind``. The list view and its CSV export both read this."""
+    events = PositionEvent.objects.filter(user=user).select_related("account")
+    if kind:
+        events = events.filter(kind=kind)
+    return _filtered(
+        events, time_field="at", symbol=symbol, account=account, since=since, until=until
+    )

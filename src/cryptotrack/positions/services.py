@@ -16,7 +16,7 @@ from cryptotrack.accounts.models import DEFAULT_LABEL, ExchangeAccount, User
 from cryptotrack.audit.services import Kind, Origin, record_audit_event
 from cryptotrack.core.exceptions import ApplicationError
 from cryptotrack.positions import cache
-from cryptotrack.positions.models import PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.models import PositionEvent, PositionSnapshot, TrackingSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -193,21 +193,26 @@ def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
 
 
 def purge_position_history(*, now: datetime | None = None) -> int:
-    """Delete snapshots older than POSITIONS_HISTORY_RETENTION_DAYS; return how many."""
+    """Delete snapshots and position events older than POSITIONS_HISTORY_RETENTION_DAYS
+    (events are history: one retention for both); return how many rows."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.POSITIONS_HISTORY_RETENTION_DAYS)
-    deleted, _ = PositionSnapshot.objects.filter(taken_at__lt=cutoff).delete()
-    return deleted
+    snapshots, _ = PositionSnapshot.objects.filter(taken_at__lt=cutoff).delete()
+    events, _ = PositionEvent.objects.filter(at__lt=cutoff).delete()
+    return snapshots + events
 
 
 def forget_account(*, account: ExchangeAccount, purge: bool) -> None:
     """Before an account is deleted (its tracking and positions go by cascade): its history
-    keeps the label it has now, or goes too with ``purge``; its cache field goes after
-    the commit."""
-    history = PositionSnapshot.objects.filter(account=account)
-    if purge:
-        history.delete()
-    else:
-        history.update(account_label=account.label)
+    and position events keep the label it has now, or go too with ``purge``; its cache
+    field goes after the commit."""
+    for rows in (
+        PositionSnapshot.objects.filter(account=account),
+        PositionEvent.objects.filter(account=account),
+    ):
+        if purge:
+            rows.delete()
+        else:
+            rows.update(account_label=account.label)
     user_id, account_id = account.user_id, account.pk
     transaction.on_commit(lambda: cache.drop_account(user_id, account_id))
 
