@@ -201,6 +201,22 @@ def account_filter_field() -> IntegerField:
     )
 
 
+class PositionAccountFreshnessOutput(serializers.Serializer[Any]):
+    """How fresh one account's positions are (``stale_reason`` null when fresh)."""
+
+    id = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    as_of = serializers.DateTimeField(allow_null=True)
+    tracking = serializers.ChoiceField(choices=TrackingSubscription.State.choices)
+    tracking_error = serializers.CharField(
+        allow_null=True, help_text="The error kind that paused tracking (while paused)."
+    )
+    stale = serializers.BooleanField()
+    stale_reason = serializers.ChoiceField(
+        choices=["outdated", "tracking_paused", "tracking_stopped"], allow_null=True
+    )
+
+
 class PositionListApi(APIView):
     class FilterSerializer(serializers.Serializer[Any]):
         symbol = serializers.CharField(required=False, max_length=40)
@@ -224,6 +240,12 @@ class PositionListApi(APIView):
                     "per_page": serializers.IntegerField(),
                     "as_of": serializers.DateTimeField(allow_null=True),
                     "source": serializers.ChoiceField(choices=["cache", "database"]),
+                    "stale": serializers.BooleanField(),
+                    "stale_reason": serializers.ChoiceField(
+                        choices=["outdated", "tracking_paused", "tracking_stopped"],
+                        allow_null=True,
+                    ),
+                    "accounts": PositionAccountFreshnessOutput(many=True),
                     "results": PositionOutput(many=True),
                 },
             )
@@ -247,6 +269,9 @@ class PositionListApi(APIView):
             if current.as_of
             else None,
             "source": current.source,
+            "stale": current.stale,
+            "stale_reason": current.stale_reason,
+            "accounts": PositionAccountFreshnessOutput(current.accounts, many=True).data,
         }
         if paginator.page == 1 and current.count <= paginator.per_page:
             # The usual case, all of the user's positions: the cached JSON as it is.

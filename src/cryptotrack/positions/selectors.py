@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.core import metrics
@@ -19,17 +20,77 @@ from cryptotrack.positions.models import (
     TrackingSubscription,
 )
 from cryptotrack.positions.services import default_account
-from cryptotrack.positions.storage import account_entry, entries_by_account, positions_json
+from cryptotrack.positions.storage import (
+    account_entry,
+    account_tracking,
+    entries_by_account,
+    positions_json,
+)
+
+
+class StaleReason:
+    """Why an account's positions may no longer be what KuCoin holds."""
+
+    OUTDATED = "outdated"  # no successful poll for two intervals (or none yet)
+    TRACKING_PAUSED = "tracking_paused"  # KuCoin refused the key: the user must act
+    TRACKING_STOPPED = "tracking_stopped"
+
+
+@dataclass(frozen=True)
+class AccountFreshness:
+    """How fresh one account's positions are (``tracking_error``: the error kind that
+    paused it)."""
+
+    id: int
+    label: str
+    as_of: datetime | None
+    tracking: str
+    tracking_error: str | None
+    stale: bool
+    stale_reason: str | None
+
+
+def freshness(account_id: int, entry: cache.AccountEntry, *, now: datetime) -> AccountFreshness:
+    """Stale when tracking is paused or stopped (that reason first), or when ``as_of`` is
+    older than two of the account's tracking intervals."""
+    tracking = entry.tracking
+    reason: str | None = None
+    if tracking.state == TrackingSubscription.State.STOPPED:
+        reason = StaleReason.TRACKING_STOPPED
+    elif tracking.state == TrackingSubscription.State.PAUSED:
+        reason = StaleReason.TRACKING_PAUSED
+    elif entry.as_of is None or now - entry.as_of > timedelta(seconds=2 * tracking.interval):
+        reason = StaleReason.OUTDATED
+    return AccountFreshness(
+        id=account_id,
+        label=tracking.label,
+        as_of=entry.as_of,
+        tracking=tracking.state,
+        tracking_error=tracking.error or None,
+        stale=reason is not None,
+        stale_reason=reason,
+    )
 
 
 @dataclass(frozen=True)
 class CurrentPositions:
-    """Positions as the JSON array the API answers (``storage.positions_json``)."""
+    """Positions as the JSON array the API answers (``storage.positions_json``), and how
+    fresh each account's are (``accounts``, by account id)."""
 
     positions_json: bytes
     count: int
     as_of: datetime | None
     source: str  # "cache" or "database"
+    accounts: list[AccountFreshness] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return any(account.stale for account in self.accounts)
+
+    @property
+    def stale_reason(self) -> str | None:
+        """The first stale account's reason (each account's is in ``accounts``)."""
+        return next((a.stale_reason for a in self.accounts if a.stale), None)
 
     @property
     def positions(self) -> list[dict[str, Any]]:
@@ -59,25 +120,33 @@ def _from_entries(
     if account_id is not None:
         entries = {account_id: entries[account_id]} if account_id in entries else {}
     ordered = [entries[key] for key in sorted(entries)]
+    now = timezone.now()
     return CurrentPositions(
         positions_json=_joined(ordered),
         count=sum(entry.count for entry in ordered),
         # The oldest account's: every position shown is at least this fresh.
-        as_of=min((entry.as_of for entry in ordered), default=None),
+        as_of=min((entry.as_of for entry in ordered if entry.as_of), default=None),
         source=source,
+        accounts=[freshness(key, entries[key], now=now) for key in sorted(entries)],
     )
 
 
 def _from_database(user: User) -> dict[int, cache.AccountEntry]:
     """Every account's positions from the database (Redis down, or a miss), and refill."""
-    positions = list(Position.objects.filter(user=user).select_related("account"))
+    positions = list(Position.objects.filter(user=user).select_related("account__tracking"))
     by_account = entries_by_account(positions).get(user.pk, {})
-    # Tracked accounts without positions: empty, as of their last successful poll.
-    for account_id, last_success_at in TrackingSubscription.objects.filter(
-        user=user, last_success_at__isnull=False
-    ).values_list("account_id", "last_success_at"):
-        if account_id not in by_account and last_success_at is not None:
-            by_account[account_id] = account_entry([], as_of=last_success_at)
+    # Tracked accounts without positions: empty, as of their last successful poll (null
+    # before the first one). A stopped account without positions has nothing to show.
+    for subscription in (
+        TrackingSubscription.objects.filter(user=user)
+        .exclude(state=TrackingSubscription.State.STOPPED)
+        .exclude(account_id__in=list(by_account))
+        .select_related("account")
+    ):
+        tracking = account_tracking(subscription, label=subscription.account.label)
+        by_account[subscription.account_id] = account_entry(
+            [], as_of=subscription.last_success_at, tracking=tracking
+        )
     if by_account:
         # Refill a cold cache (after a Redis restart) without waiting for the next poll;
         # HSETNX never overwrites what a worker wrote meanwhile.
@@ -99,7 +168,7 @@ def current_positions(
         current = _from_entries(_from_database(user), account_id=account_id, source="database")
     if symbol:
         rows = [row for row in current.positions if row["symbol"] == symbol]
-        current = CurrentPositions(positions_json(rows), len(rows), current.as_of, current.source)
+        current = replace(current, positions_json=positions_json(rows), count=len(rows))
     return current
 
 

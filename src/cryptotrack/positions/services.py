@@ -107,9 +107,17 @@ def start_tracking(
             state=subscription.state,
             reason=subscription.last_error_message,
         )
+    if created:
+        _drop_cached_tracking(account.user_id)
     if created and subscription.state == TrackingSubscription.State.ACTIVE:
         _poll_now(subscription, now=now)
     return subscription, created
+
+
+def _drop_cached_tracking(user_id: int) -> None:
+    """The user's cached positions carry each account's tracking state: after a start,
+    stop, pause or resume commits, the next read refills them from the database."""
+    transaction.on_commit(lambda: cache.drop_user(user_id))
 
 
 def _poll_now(subscription: TrackingSubscription, *, now: datetime) -> None:
@@ -161,6 +169,7 @@ def stop_tracking(
         .update(state=TrackingSubscription.State.STOPPED, updated_at=timezone.now())
     )
     if stopped:
+        _drop_cached_tracking(account.user_id)
         record_audit_event(
             user=user, kind=Kind.TRACKING_STOPPED, origin=origin, account=account.label
         )
@@ -183,6 +192,7 @@ def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
         updated_at=now,
     )
     if resumed:
+        _drop_cached_tracking(account.user_id)
         logger.info("tracking of exchange account %s resumed with a valid key", account.pk)
         record_audit_event(
             user=account.user_id,

@@ -65,6 +65,7 @@ _UPDATED_FIELDS = [
     "snapshot_at",
 ]
 _PAUSED = TrackingSubscription.State.PAUSED.value
+_STOPPED = TrackingSubscription.State.STOPPED.value
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,53 @@ def positions_json(rows: list[dict[str, Any]]) -> bytes:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def account_entry(rows: list[dict[str, Any]], *, as_of: datetime) -> bytes:
+def account_entry(
+    rows: list[dict[str, Any]],
+    *,
+    as_of: datetime | None,
+    tracking: cache.AccountTracking | None = None,
+) -> bytes:
     """One account's positions as the cache holds them (see ``positions.cache``)."""
-    return cache.encode_entry(positions_json(rows), count=len(rows), as_of=as_of)
+    return cache.encode_entry(
+        cache.AccountEntry(
+            as_of, len(rows), positions_json(rows), tracking=tracking or cache.AccountTracking()
+        )
+    )
+
+
+def account_tracking(
+    subscription: TrackingSubscription | None, *, label: str
+) -> cache.AccountTracking:
+    """What the cache keeps of an account's tracking (none: ``stopped``)."""
+    if subscription is None:
+        return cache.AccountTracking(
+            label=label, state=_STOPPED, interval=settings.TRACKING_INTERVAL_SECONDS
+        )
+    return cache.AccountTracking(
+        label=label,
+        state=subscription.state,
+        error=subscription.last_error_kind if subscription.state == _PAUSED else "",
+        interval=int(subscription.interval.total_seconds()),
+    )
+
+
+def _subscription(account: ExchangeAccount) -> TrackingSubscription | None:
+    try:
+        return account.tracking
+    except TrackingSubscription.DoesNotExist:
+        return None
+
+
+def _polled_tracking(
+    succeeded: list[PollOutcome], *, labels: dict[int, str]
+) -> dict[int, cache.AccountTracking]:
+    """The polled accounts' tracking as it is after this flush's UPDATE of their rows (a
+    concurrent stop either committed before it, and is read here, or waits for it and
+    drops the cache after)."""
+    subscriptions = TrackingSubscription.objects.filter(
+        id__in=[o.subscription_id for o in succeeded]
+    ).only("account_id", "state", "last_error_kind", "interval")
+    return {s.account_id: account_tracking(s, label=labels[s.account_id]) for s in subscriptions}
 
 
 def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
@@ -118,10 +163,16 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
             positions={o.account_id: current.get(o.account_id, []) for o in succeeded},
             events=events,
         )
+        tracking = _polled_tracking(succeeded, labels=labels)
         entries: cache.Entries = {}
         for o in succeeded:
-            rows = positions_payload(current.get(o.account_id, []), label=labels[o.account_id])
-            entries.setdefault(o.user_id, {})[o.account_id] = account_entry(rows, as_of=now)
+            label = labels[o.account_id]
+            rows = positions_payload(current.get(o.account_id, []), label=label)
+            entries.setdefault(o.user_id, {})[o.account_id] = account_entry(
+                rows,
+                as_of=now,
+                tracking=tracking.get(o.account_id) or account_tracking(None, label=label),
+            )
         cache.write(entries, fill=_other_accounts(succeeded))
 
 
@@ -133,21 +184,26 @@ def _other_accounts(succeeded: list[PollOutcome]) -> cache.Entries:
     others = (
         Position.objects.filter(user_id__in={o.user_id for o in succeeded})
         .exclude(account_id__in={o.account_id for o in succeeded})
-        .select_related("account")
+        .select_related("account__tracking")
     )
     return entries_by_account(list(others))
 
 
 def entries_by_account(positions: list[Position]) -> cache.Entries:
-    """Cache entries for these positions (``account`` loaded), as of their last poll."""
+    """Cache entries for these positions (``account__tracking`` loaded), as of their last
+    poll."""
     grouped: dict[tuple[int, int], list[Position]] = {}
     for position in positions:
         grouped.setdefault((position.user_id, position.account_id), []).append(position)
     entries: cache.Entries = {}
     for (user_id, account_id), rows in grouped.items():
-        payload = positions_payload(rows, label=rows[0].account.label)
-        as_of = max(p.seen_at for p in rows)
-        entries.setdefault(user_id, {})[account_id] = account_entry(payload, as_of=as_of)
+        account = rows[0].account
+        payload = positions_payload(rows, label=account.label)
+        entries.setdefault(user_id, {})[account_id] = account_entry(
+            payload,
+            as_of=max(p.seen_at for p in rows),
+            tracking=account_tracking(_subscription(account), label=account.label),
+        )
     return entries
 
 
@@ -366,3 +422,7 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
             status=status, status_message=message, checked_at=now
         )
     record_service_events(kind=Kind.TRACKING_PAUSED, events=paused)
+    if paused:
+        # Their cached positions say "active": the next read refills them as paused.
+        users = {user_id for user_id, _ in paused}
+        transaction.on_commit(lambda: cache.drop_users(users))
