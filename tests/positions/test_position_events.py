@@ -6,6 +6,7 @@ through ``GET /api/v1/positions/events``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -91,6 +92,44 @@ def test_open_resize_close_and_flip_make_one_event_each(
     assert Decimal(newest["mark_price"]) == 60500
     assert newest["at"].endswith("Z")
     assert isinstance(newest["id"], int)
+
+
+def _finish(kucoin_sim: KucoinSimulator, scenario: dict[str, Any]) -> None:
+    """Wait (10 s at most) for a simulator scenario to finish."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        [state] = [s["state"] for s in kucoin_sim.scenarios() if s["id"] == scenario["id"]]
+        if state != "running":
+            assert state == "finished"
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"scenario {scenario} still running")
+
+
+def test_simulator_scenarios_partial_close_and_flip_make_their_events(
+    tracked: tuple[Any, TrackingSubscription, Any], kucoin_sim: KucoinSimulator
+) -> None:
+    trader, subscription, client = tracked
+    kucoin_sim.open_position(trader.api_key, "XBTUSDTM", side="long", size=10)
+    _poll(subscription)
+
+    _finish(
+        kucoin_sim,
+        kucoin_sim.start_scenario(
+            "partial_close", trader.api_key, "XBTUSDTM", fraction=0.4, step_seconds=0.01
+        ),
+    )
+    _poll(subscription)
+    _finish(kucoin_sim, kucoin_sim.start_scenario("flip", trader.api_key, "XBTUSDTM"))
+    _poll(subscription)
+
+    assert _kinds(client) == [
+        ("opened", "XBTUSDTM", "long", 0, 10),
+        ("reduced", "XBTUSDTM", "long", 10, 6),
+        ("side_flipped", "XBTUSDTM", "short", 6, 6),
+    ]
+    reduced = _events(client, "?kind=reduced")[0]
+    assert Decimal(reduced["realised_pnl"]) != 0  # the closed part's fees at least
 
 
 def test_first_poll_after_start_and_restart_is_a_baseline(
