@@ -346,6 +346,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PositionsSourceEnum": ["cache", "database"],
         "QuoteSourceEnum": "cryptotrack.quotes.models.Quote.Source",
+        "StateEnum": "cryptotrack.positions.models.TrackingSubscription.State",
+        "PositionEventKindEnum": "cryptotrack.positions.models.PositionEvent.Kind",
+        "PositionStaleReasonEnum": "cryptotrack.positions.selectors.StaleReason",
     },
 }
 

@@ -13,25 +13,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from cryptotrack.accounts import services as accounts
 from cryptotrack.positions import polling, services
 from cryptotrack.positions.models import PositionEvent, TrackingSubscription
 from cryptotrack.simulators.kucoin import KucoinSimulator
+from tests.support.tracking import poll as _poll
+from tests.support.tracking import track as _track
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _track(trader: Any) -> TrackingSubscription:
-    subscription, _ = services.start_tracking(user=trader.user, symbols=[])
-    return subscription
-
-
-def _poll(*subscriptions: TrackingSubscription) -> polling.BatchSummary:
-    """Poll these subscriptions in one batch, each in a fresh slot."""
-    slot = timezone.now()
-    return polling.poll_batch(batch=[(s.id, slot.isoformat()) for s in subscriptions])
 
 
 def _events(client: Any, query: str = "") -> list[dict[str, Any]]:
@@ -299,3 +291,24 @@ def test_retention_purges_old_events(
 
     assert services.purge_position_history() == 1
     assert list(PositionEvent.objects.values_list("id", flat=True)) == [recent.id]
+
+
+def test_the_admin_lists_events_read_only(
+    make_trader: Callable[..., Any], kucoin_sim: KucoinSimulator, make_user: Callable[..., Any]
+) -> None:
+    trader = make_trader()
+    event = _event(trader.user, trader.user.exchange_accounts.get(), at=timezone.now())
+    operator = make_user(username="operator")
+    operator.is_staff = operator.is_superuser = True
+    operator.save()
+    client = Client()
+    client.force_login(operator)
+
+    listed = client.get("/admin/positions/positionevent/")
+    assert listed.status_code == 200
+    assert b"XBTUSDTM" in listed.content
+    assert client.get("/admin/positions/positionevent/add/").status_code == 403
+    change = client.post(f"/admin/positions/positionevent/{event.pk}/change/", {"symbol": "X"})
+    assert change.status_code in {403, 200}
+    event.refresh_from_db()
+    assert event.symbol == "XBTUSDTM"

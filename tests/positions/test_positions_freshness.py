@@ -16,9 +16,11 @@ from django.utils import timezone
 from cryptotrack.accounts import services as accounts
 from cryptotrack.accounts.user_cache import cache_key
 from cryptotrack.exchanges.kucoin import KucoinCredentials
-from cryptotrack.positions import cache, polling, services
+from cryptotrack.positions import cache, services
 from cryptotrack.positions.models import Position, TrackingSubscription
 from cryptotrack.simulators.kucoin import KucoinSimulator
+from tests.support.tracking import poll as _poll
+from tests.support.tracking import track as _track
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,10 +39,6 @@ def redis_state(request: pytest.FixtureRequest, settings: Any) -> str:
             },
         }
     return str(request.param)
-
-
-def _poll(subscription: TrackingSubscription) -> None:
-    polling.poll_batch(batch=[(subscription.id, timezone.now().isoformat())])
 
 
 def _reads(client: Any, redis_state: str, query: str = "") -> list[dict[str, Any]]:
@@ -63,7 +61,7 @@ def polled(
     """A trader with one position, tracked and polled once."""
     trader = make_trader()
     kucoin_sim.open_position(trader.api_key, "XBTUSDTM", size=1)
-    subscription, _ = services.start_tracking(user=trader.user, symbols=[])
+    subscription = _track(trader)
     _poll(subscription)
     return trader, subscription, client_for(trader.user)
 

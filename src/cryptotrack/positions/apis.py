@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -212,9 +214,7 @@ class PositionAccountFreshnessOutput(serializers.Serializer[Any]):
         allow_null=True, help_text="The error kind that paused tracking (while paused)."
     )
     stale = serializers.BooleanField()
-    stale_reason = serializers.ChoiceField(
-        choices=["outdated", "tracking_paused", "tracking_stopped"], allow_null=True
-    )
+    stale_reason = serializers.ChoiceField(choices=selectors.StaleReason.choices, allow_null=True)
 
 
 class PositionListApi(APIView):
@@ -242,8 +242,7 @@ class PositionListApi(APIView):
                     "source": serializers.ChoiceField(choices=["cache", "database"]),
                     "stale": serializers.BooleanField(),
                     "stale_reason": serializers.ChoiceField(
-                        choices=["outdated", "tracking_paused", "tracking_stopped"],
-                        allow_null=True,
+                        choices=selectors.StaleReason.choices, allow_null=True
                     ),
                     "accounts": PositionAccountFreshnessOutput(many=True),
                     "results": PositionOutput(many=True),
@@ -317,12 +316,26 @@ class PositionHistoryApi(APIView):
         responses={200: PositionSnapshotOutput(many=True)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        snapshots = selectors.position_history(user=current_user(request), **filters.validated_data)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(snapshots, request, view=self)
-        return paginator.get_paginated_response(PositionSnapshotOutput(page, many=True).data)
+        return _stored_rows_page(
+            self, request, select=selectors.position_history, output=PositionSnapshotOutput
+        )
+
+
+def _stored_rows_page(
+    view: PositionHistoryApi | PositionEventListApi,
+    request: Request,
+    *,
+    select: Callable[..., QuerySet[Any]],
+    output: type[serializers.ModelSerializer[Any]],
+) -> Response:
+    """One page of the caller's stored rows (history, events): the view's filters parsed
+    (400 naming the field), ``select`` queried, a page or keyset cursor answered."""
+    filters = view.FilterSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    rows = select(user=current_user(request), **filters.validated_data)
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(output(page, many=True).data)
 
 
 class EventsPagination(KeysetPagination):
@@ -349,9 +362,6 @@ class PositionEventListApi(APIView):
         responses={200: PositionEventOutput(many=True)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        events = selectors.position_events(user=current_user(request), **filters.validated_data)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(events, request, view=self)
-        return paginator.get_paginated_response(PositionEventOutput(page, many=True).data)
+        return _stored_rows_page(
+            self, request, select=selectors.position_events, output=PositionEventOutput
+        )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -28,12 +29,12 @@ from cryptotrack.positions.storage import (
 )
 
 
-class StaleReason:
+class StaleReason(models.TextChoices):
     """Why an account's positions may no longer be what KuCoin holds."""
 
-    OUTDATED = "outdated"  # no successful poll for two intervals (or none yet)
-    TRACKING_PAUSED = "tracking_paused"  # KuCoin refused the key: the user must act
-    TRACKING_STOPPED = "tracking_stopped"
+    OUTDATED = "outdated", "No successful poll for two tracking intervals (or none yet)"
+    TRACKING_PAUSED = "tracking_paused", "Tracking paused: KuCoin refused the key"
+    TRACKING_STOPPED = "tracking_stopped", "Tracking stopped"
 
 
 @dataclass(frozen=True)
