@@ -138,6 +138,43 @@ def test_stopped_tracking_is_stale_and_a_restart_is_fresh_again(
         assert answer["accounts"][0]["tracking"] == "active"
 
 
+def _hedge_account(trader: Any, kucoin_sim: KucoinSimulator, key: tuple[str, str, str]) -> Any:
+    """A second exchange account of the trader, labelled ``hedge``, with its own key."""
+    kucoin_sim.add_key(*key)
+    hedge = accounts.exchange_account_store(
+        user=trader.user, credentials=KucoinCredentials(*key), label="hedge"
+    )
+    accounts.exchange_account_check(account=hedge)
+    return hedge
+
+
+def test_a_paused_account_without_positions_is_stale_also_after_another_account_polls(
+    make_trader: Callable[..., Any],
+    kucoin_sim: KucoinSimulator,
+    client_for: Any,
+    redis_state: str,
+) -> None:
+    trader = make_trader()
+    client = client_for(trader.user)
+    hedge_key = ("key-empty-000001", "secret-empty-000001", "pass-empty")
+    hedge = _hedge_account(trader, kucoin_sim, hedge_key)
+    kucoin_sim.open_position(trader.api_key, "XBTUSDTM", size=1)
+    main_tracking = _track(trader)
+    hedge_tracking, _ = services.start_tracking(user=trader.user, account=hedge, symbols=[])
+    kucoin_sim.remove_key(hedge_key[0])
+    _poll(main_tracking, hedge_tracking)  # the hedge account pauses, holding nothing
+    cache.drop_user(trader.user.pk)  # the hash expired: the next poll starts a new one
+    _poll(main_tracking)
+
+    for answer in _reads(client, redis_state):
+        assert answer["count"] == 1
+        assert answer["stale_reason"] == "tracking_paused"
+        assert [(a["label"], a["tracking"], a["tracking_error"]) for a in answer["accounts"]] == [
+            ("default", "active", None),
+            ("hedge", "paused", "invalid_credentials"),
+        ]
+
+
 def test_one_stale_account_of_two_and_the_account_filter(
     make_trader: Callable[..., Any],
     kucoin_sim: KucoinSimulator,
@@ -148,11 +185,7 @@ def test_one_stale_account_of_two_and_the_account_filter(
     client = client_for(trader.user)
     main = trader.user.exchange_accounts.get()
     other_key = ("key-hedge-000001", "secret-hedge-000001", "pass-hedge")
-    kucoin_sim.add_key(*other_key)
-    hedge = accounts.exchange_account_store(
-        user=trader.user, credentials=KucoinCredentials(*other_key), label="hedge"
-    )
-    accounts.exchange_account_check(account=hedge)
+    hedge = _hedge_account(trader, kucoin_sim, other_key)
     kucoin_sim.open_position(trader.api_key, "XBTUSDTM", size=1)
     kucoin_sim.open_position(other_key[0], "ETHUSDTM", size=2)
     for account in (main, hedge):

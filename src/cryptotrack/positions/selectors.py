@@ -22,8 +22,7 @@ from cryptotrack.positions.models import (
 )
 from cryptotrack.positions.services import default_account
 from cryptotrack.positions.storage import (
-    account_entry,
-    account_tracking,
+    add_tracked_without_positions,
     entries_by_account,
     positions_json,
 )
@@ -135,19 +134,9 @@ def _from_entries(
 def _from_database(user: User) -> dict[int, cache.AccountEntry]:
     """Every account's positions from the database (Redis down, or a miss), and refill."""
     positions = list(Position.objects.filter(user=user).select_related("account__tracking"))
-    by_account = entries_by_account(positions).get(user.pk, {})
-    # Tracked accounts without positions: empty, as of their last successful poll (null
-    # before the first one). A stopped account without positions has nothing to show.
-    for subscription in (
-        TrackingSubscription.objects.filter(user=user)
-        .exclude(state=TrackingSubscription.State.STOPPED)
-        .exclude(account_id__in=list(by_account))
-        .select_related("account")
-    ):
-        tracking = account_tracking(subscription, label=subscription.account.label)
-        by_account[subscription.account_id] = account_entry(
-            [], as_of=subscription.last_success_at, tracking=tracking
-        )
+    entries = entries_by_account(positions)
+    add_tracked_without_positions(entries, TrackingSubscription.objects.filter(user=user))
+    by_account = entries.get(user.pk, {})
     if by_account:
         # Refill a cold cache (after a Redis restart) without waiting for the next poll;
         # HSETNX never overwrites what a worker wrote meanwhile.

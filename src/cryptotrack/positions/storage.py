@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.db.models.functions import Greatest
 
 from cryptotrack.accounts.models import ExchangeAccount
@@ -177,16 +177,38 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
 
 
 def _other_accounts(succeeded: list[PollOutcome]) -> cache.Entries:
-    """The cache entries of the polled users' other accounts that hold positions (to keep
-    each user's hash complete; ``HSETNX`` adds them only where missing)."""
+    """The cache entries of the polled users' other accounts that hold positions or are
+    tracked (to keep each user's hash complete; ``HSETNX`` adds them only where missing)."""
     if not succeeded:
         return {}
+    users = {o.user_id for o in succeeded}
+    polled = {o.account_id for o in succeeded}
     others = (
-        Position.objects.filter(user_id__in={o.user_id for o in succeeded})
-        .exclude(account_id__in={o.account_id for o in succeeded})
+        Position.objects.filter(user_id__in=users)
+        .exclude(account_id__in=polled)
         .select_related("account__tracking")
     )
-    return entries_by_account(list(others))
+    entries = entries_by_account(list(others))
+    tracked = TrackingSubscription.objects.filter(user_id__in=users)
+    add_tracked_without_positions(entries, tracked.exclude(account_id__in=polled))
+    return entries
+
+
+def add_tracked_without_positions(
+    entries: cache.Entries, subscriptions: QuerySet[TrackingSubscription]
+) -> None:
+    """Add to ``entries`` the tracked (not stopped) accounts among ``subscriptions`` that
+    hold no position: empty, as of their last successful poll (None before the first),
+    with their tracking state (a paused one is stale though it shows nothing). A stopped
+    account without positions has nothing to show."""
+    for subscription in subscriptions.exclude(state=_STOPPED).select_related("account"):
+        accounts = entries.setdefault(subscription.user_id, {})
+        if subscription.account_id not in accounts:
+            accounts[subscription.account_id] = account_entry(
+                [],
+                as_of=subscription.last_success_at,
+                tracking=account_tracking(subscription, label=subscription.account.label),
+            )
 
 
 def entries_by_account(positions: list[Position]) -> cache.Entries:
