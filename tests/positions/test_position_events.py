@@ -312,3 +312,12 @@ def test_the_admin_lists_events_read_only(
     assert change.status_code in {403, 200}
     event.refresh_from_db()
     assert event.symbol == "XBTUSDTM"
+
+
+@pytest.mark.parametrize("path", ["/api/v1/positions", "/api/v1/positions/events"])
+def test_an_account_id_beyond_any_row_finds_nothing_on_both_lists(
+    user_client: Any, path: str, kucoin_sim: KucoinSimulator
+) -> None:
+    response = user_client.get(f"{path}?account={10**30}")
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
