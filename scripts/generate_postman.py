@@ -240,9 +240,25 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 "positions_list",
                 200,
                 auth="api_key",
-                checks=('pm.expect(["cache", "database"]).to.include(body.source);',),
+                checks=(
+                    'pm.expect(["cache", "database"]).to.include(body.source);',
+                    'pm.expect(body.stale).to.be.a("boolean");',
+                    'pm.expect(body.accounts).to.be.an("array");',
+                ),
+                description="`stale` says whether any account's positions may be out of "
+                "date, `stale_reason` why, `accounts` each account's freshness.",
             ),
             Step("Position history", "positions_history", 200),
+            Step(
+                "Position events: opened, increased, reduced, closed, side_flipped",
+                "positions_events",
+                200,
+                auth="api_key",
+                checks=('pm.expect(body.results).to.be.an("array");',),
+                description="Derived when polls are recorded; the first poll after a start "
+                "is a baseline (no `opened` for positions already open). Filters: `symbol`, "
+                "`kind`, `account`, `since`, `until`.",
+            ),
             Step(
                 "My balances, per exchange account (with the read-only API key)",
                 "balances_list",

@@ -348,6 +348,9 @@ SPECTACULAR_SETTINGS = {
         "PositionsSourceEnum": ["cache", "database"],
         "QuoteSourceEnum": "cryptotrack.quotes.models.Quote.Source",
         "ChannelKindEnum": "cryptotrack.notify.models.Channel.Kind",
+        "StateEnum": "cryptotrack.positions.models.TrackingSubscription.State",
+        "PositionEventKindEnum": "cryptotrack.positions.models.PositionEvent.Kind",
+        "PositionStaleReasonEnum": "cryptotrack.positions.selectors.StaleReason",
     },
 }
 
