@@ -1,5 +1,5 @@
-"""GET /api/v1/positions/history as CSV (``?format=csv`` or ``Accept: text/csv``): the
-JSON list's rows and filters, every row, RFC 4180, errors still JSON."""
+"""GET /api/v1/positions/history (and /events) as CSV (``?format=csv`` or ``Accept:
+text/csv``): the JSON list's rows and filters, every row, RFC 4180, errors still JSON."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from cryptotrack.accounts.services import exchange_account_store
 from cryptotrack.exchanges.kucoin import KucoinCredentials
-from cryptotrack.positions.models import PositionSnapshot
+from cryptotrack.positions.models import PositionEvent, PositionSnapshot
 from tests.support.csv_answers import csv_body, csv_rows
 
 pytestmark = pytest.mark.django_db
@@ -273,3 +273,67 @@ def test_hostile_filters_are_a_json_400_or_an_empty_export_never_a_broken_stream
     else:
         assert response["Content-Type"] == "application/json"
         assert response.json()["code"] == "invalid"
+
+
+EVENTS = "/api/v1/positions/events"
+EVENT_HEADER = [
+    "id",
+    "account_id",
+    "account_label",
+    "symbol",
+    "kind",
+    "side",
+    "size_before",
+    "size_after",
+    "entry_price",
+    "mark_price",
+    "realised_pnl",
+    "settle_currency",
+    "at",
+]
+
+
+def test_events_export_is_every_event_of_the_json_list_with_the_same_filters(
+    user: Any, user_client: APIClient
+) -> None:
+    main = account_of(user, "main")
+    kinds = ["opened", "increased", "reduced", "closed", "side_flipped"]
+    for n in range(2105):  # more than one chunk of rows
+        PositionEvent.objects.create(
+            user=user,
+            account=main if n % 2 else None,
+            account_label="main" if n % 2 else 'Gone, "old"',
+            symbol="XBTUSDTM",
+            kind=kinds[n % 5],
+            side="long",
+            size_before=Decimal(n),
+            size_after=Decimal(n + 1),
+            entry_price=Decimal("60000"),
+            mark_price=Decimal("60001.5"),
+            realised_pnl=Decimal("-0.1"),
+            settle_currency="USDT",
+            at=START + timedelta(seconds=n // 2),
+        )
+
+    rows = csv_rows(csv_body(user_client.get(EVENTS, HTTP_ACCEPT="text/csv")))
+
+    assert rows[0] == EVENT_HEADER
+    assert len(rows) == 1 + 2105
+    assert [int(row[0]) for row in rows[1:]] == list(
+        PositionEvent.objects.order_by("-at", "-id").values_list("id", flat=True)
+    )
+    assert rows[1][1:3] == ["", 'Gone, "old"']  # the newest: n = 2104, account deleted
+    assert rows[2][1:3] == [str(main.pk), "main"]
+    for query in ["kind=closed", f"account={main.pk}", "since=2026-11-01T12:10:00Z"]:
+        page = user_client.get(f"{EVENTS}?per_page=100&{query}").json()["results"][:100]
+        expected = [
+            [str(e["id"]), str(e["account"]["id"] or ""), e["account"]["label"]]
+            + [str(e[name]) for name in EVENT_HEADER[3:]]
+            for e in page
+        ]
+        exported = csv_rows(csv_body(user_client.get(f"{EVENTS}?format=csv&{query}")))
+        assert exported[1 : 1 + len(expected)] == expected, query
+    bad = user_client.get(f"{EVENTS}?format=csv&kind=exploded")
+    assert bad.status_code == 400
+    assert bad["Content-Type"] == "application/json"
+    assert "kind" in bad.json()["errors"]

@@ -14,7 +14,7 @@ from rest_framework import serializers
 
 from cryptotrack.core.csv_export import CsvExport
 from cryptotrack.core.fields import iso_utc
-from cryptotrack.positions.models import Position, PositionSnapshot
+from cryptotrack.positions.models import Position, PositionEvent, PositionSnapshot
 
 
 class AccountRefOutput(serializers.Serializer[Any]):
@@ -77,19 +77,64 @@ class PositionSnapshotOutput(serializers.ModelSerializer[PositionSnapshot]):
 
     @extend_schema_field(AccountRefOutput)
     def get_account(self, snapshot: PositionSnapshot) -> dict[str, Any]:
-        label = snapshot.account.label if snapshot.account is not None else snapshot.account_label
-        return {"id": snapshot.account_id, "label": label}
+        return account_ref(snapshot)
+
+
+def account_ref(row: PositionSnapshot | PositionEvent) -> dict[str, Any]:
+    """A stored row's account: its label as it is now, or as it was when it was deleted."""
+    label = row.account.label if row.account is not None else row.account_label
+    return {"id": row.account_id, "label": label}
+
+
+class PositionEventOutput(serializers.ModelSerializer[PositionEvent]):
+    """A position event (``side``: after the change; before it for ``closed``)."""
+
+    account = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PositionEvent
+        fields = [
+            "id",
+            "account",
+            "symbol",
+            "kind",
+            "side",
+            "size_before",
+            "size_after",
+            "entry_price",
+            "mark_price",
+            "realised_pnl",
+            "settle_currency",
+            "at",
+        ]
+
+    @extend_schema_field(AccountRefOutput)
+    def get_account(self, event: PositionEvent) -> dict[str, Any]:
+        return account_ref(event)
+
+
+def _flat_columns(fields: list[str]) -> list[tuple[str, Any]]:
+    """A stored row's JSON fields as CSV columns, ``account`` flattened to ``account_id``
+    and ``account_label`` (the label as :func:`account_ref` gives it)."""
+    columns: list[tuple[str, Any]] = []
+    for name in fields:
+        if name == "account":
+            label = Coalesce(F("account__label"), F("account_label"))
+            columns += [("account_id", "account_id"), ("account_label", label)]
+        else:
+            columns.append((name, name))
+    return columns
 
 
 HISTORY_CSV = CsvExport(
-    # The JSON row with its account flattened: the label as PositionSnapshotOutput has it.
-    columns=[
-        ("account_id", "account_id"),
-        ("account_label", Coalesce(F("account__label"), F("account_label"))),
-        *((name, name) for name in PositionSnapshotOutput.Meta.fields if name != "account"),
-    ],
+    columns=_flat_columns(PositionSnapshotOutput.Meta.fields),
     time_field="taken_at",
     filename="positions-history",
+)
+EVENTS_CSV = CsvExport(
+    columns=_flat_columns(PositionEventOutput.Meta.fields),
+    time_field="at",
+    filename="positions-events",
 )
 
 
