@@ -28,7 +28,11 @@ import secrets
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+
+from tests.support.history_rows import insert_history
 
 from bench.positions_tracking import admin_sql, scratch_database_url
 
@@ -57,17 +61,7 @@ def fill(quotes: int, snapshots: int, user_id: int) -> None:
             [quotes],
         )
         cursor.execute("DROP INDEX snapshots_by_user_time")
-        cursor.execute(
-            """
-            INSERT INTO positions_positionsnapshot
-                (user_id, symbol, side, size, entry_price, mark_price, liquidation_price,
-                 leverage, unrealised_pnl, realised_pnl, closed, taken_at)
-            SELECT %s, 'XBTUSDTM', 'long', 1, 60000, 60000 + n %% 1000, 50000, 5, n %% 100, 0,
-                   false, now() - make_interval(secs => n * 10)
-            FROM generate_series(1, %s) AS n
-            """,
-            [user_id, snapshots],
-        )
+        insert_history(cursor, user_id=user_id, count=snapshots)
         # As the migration declares it: Index(fields=["user", "-taken_at"]).
         cursor.execute(
             "CREATE INDEX snapshots_by_user_time "
@@ -90,19 +84,21 @@ def timed(client: Any, path: str, repeat: int) -> tuple[float, float, int]:
     return statistics.median(times), max(times), status
 
 
-def main(argv: list[str]) -> None:
-    args = parse_args(argv)
+@contextmanager
+def scratch_database(label: str) -> Iterator[None]:
+    """A scratch PostgreSQL database (dropped at the end) with Django set up on it and
+    migrated: the user throttle raised, a fresh SECRET_KEY, warnings-only logs."""
     base_url = os.environ.get("DATABASE_URL", "")
     if not base_url.startswith("postgres"):
         sys.exit("needs DATABASE_URL (PostgreSQL): run it through `make bench`")
-    name = f"cryptotrack_bench_deep_{os.getpid()}"
+    name = f"cryptotrack_bench_{label}_{os.getpid()}"
     admin_sql(base_url, f'CREATE DATABASE "{name}"')
     try:
         os.environ.update(
             {
                 "DATABASE_URL": scratch_database_url(base_url, name),
                 "DJANGO_SETTINGS_MODULE": "cryptotrack.settings",
-                "CACHE_KEY_PREFIX": f"bench-deep-{os.getpid()}",
+                "CACHE_KEY_PREFIX": f"bench-{label}-{os.getpid()}",
                 "THROTTLE_USER": "10000000/min",
                 "LOG_LEVEL": "WARNING",
                 "SECRET_KEY": secrets.token_urlsafe(50),
@@ -112,6 +108,19 @@ def main(argv: list[str]) -> None:
 
         django.setup()
         from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        yield
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        admin_sql(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main(argv: list[str]) -> None:
+    args = parse_args(argv)
+    with scratch_database("deep"):
         from django.test import Client
         from rest_framework_simplejwt.tokens import AccessToken
 
@@ -120,7 +129,6 @@ def main(argv: list[str]) -> None:
         from cryptotrack.positions.models import PositionSnapshot
         from cryptotrack.quotes.models import Quote
 
-        call_command("migrate", verbosity=0)
         user = User.objects.create_user(username="deep", name="Deep", password=None)
         started = time.monotonic()
         fill(args.quotes, args.snapshots, user.pk)
@@ -158,8 +166,3 @@ def main(argv: list[str]) -> None:
             f"median {median:7.1f} ms  max {worst:7.1f} ms  [{status}]",
             flush=True,
         )
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        admin_sql(base_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from tests.support.processes import memory_mib, process_tree
+
 from bench._kucoin_sim import bench_credentials
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,12 +108,6 @@ def seed(users: int, interval: int) -> None:
     TrackingSubscription.objects.bulk_create(subscriptions, batch_size=2000)
 
 
-def process_tree(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
-    return [pid, *(q for kid in kids for q in process_tree(kid))]
-
-
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -124,15 +120,7 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def rss_mib(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except FileNotFoundError:
-            continue
-    return total / 1024
+    return sum(memory_mib(pid, "VmRSS") for pid in pids)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -41,6 +41,7 @@ POSTMAN_SCHEMA = "https://schema.getpostman.com/json/collection/v2.1.0/collectio
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "cryptotrack/postman")
 
 JSON = dict[str, Any]
+JSON_MEDIA_TYPE = "application/json"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,8 @@ class Step:
     ``auth``: ``schema`` (Bearer when the operation requires authentication, none
     otherwise) or ``api_key`` (the personal key in ``X-API-Key``). ``save``: environment
     variable -> JavaScript expression on the parsed ``body``. ``checks``: more assertions.
+    ``media_type``: what the answer must be (documented for ``status``); not JSON: the
+    checks see the body as ``text``.
     """
 
     name: str
@@ -65,6 +68,7 @@ class Step:
     checks: tuple[str, ...] = ()
     prerequest: tuple[str, ...] = ()
     description: str = ""
+    media_type: str = "application/json"
 
 
 KUCOIN = {
@@ -250,6 +254,21 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
             ),
             Step("Position history", "positions_history", 200),
             Step(
+                "Position history as CSV (with the read-only API key)",
+                "positions_history",
+                200,
+                auth="api_key",
+                query={"format": "csv"},
+                media_type="text/csv",
+                checks=(
+                    'pm.expect(text.split("\\r\\n")[0]).to.eql("account_id,account_label,'
+                    "symbol,side,size,entry_price,mark_price,liquidation_price,leverage,"
+                    'unrealised_pnl,realised_pnl,closed,taken_at");',
+                ),
+                description="Every snapshot the filters match (no pages), streamed; the "
+                "same with `Accept: text/csv`.",
+            ),
+            Step(
                 "Position events: opened, increased, reduced, closed, side_flipped",
                 "positions_events",
                 200,
@@ -258,6 +277,19 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 description="Derived when polls are recorded; the first poll after a start "
                 "is a baseline (no `opened` for positions already open). Filters: `symbol`, "
                 "`kind`, `account`, `since`, `until`.",
+            ),
+            Step(
+                "Position events as CSV",
+                "positions_events",
+                200,
+                auth="api_key",
+                query={"format": "csv"},
+                media_type="text/csv",
+                checks=(
+                    'pm.expect(text.split("\\r\\n")[0]).to.eql("id,account_id,account_label,'
+                    "symbol,kind,side,size_before,size_after,entry_price,mark_price,"
+                    'realised_pnl,settle_currency,at");',
+                ),
             ),
             Step(
                 "My balances, per exchange account (with the read-only API key)",
@@ -316,6 +348,24 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 200,
                 query={"from_currency": "BTC", "to_currency": "USD", "per_page": "10"},
                 checks=("pm.expect(body.count).to.be.at.least(1);",),
+            ),
+            Step(
+                "Quote history as CSV",
+                "quotes_list",
+                200,
+                query={
+                    "format": "csv",
+                    "source": "all",
+                    "from_currency": "BTC",
+                    "to_currency": "USD",
+                },
+                media_type="text/csv",
+                checks=(
+                    'const lines = text.split("\\r\\n");',
+                    'pm.expect(lines[0]).to.eql("from_currency,to_currency,rate,bid,ask,'
+                    'fetched_at,refreshed_at,source");',
+                    "pm.expect(lines[1]).to.match(/^BTC,USD,/);",
+                ),
             ),
             Step(
                 "Latest BTC/USD quote",
@@ -611,13 +661,20 @@ def checked_step(schema: JSON, ops: dict[str, tuple[str, str, JSON]], step: Step
         unknown = set(step.body) - set(request.get("properties", {}))
         if unknown:
             raise SchemaMismatch(f"{step.name!r}: {method} {path} takes no field {sorted(unknown)}")
-    answer = _json_schema(schema, responses[str(step.status)].get("content"))
+    content = responses[str(step.status)].get("content")
+    if step.media_type != JSON_MEDIA_TYPE and step.media_type not in (content or {}):
+        raise SchemaMismatch(
+            f"{step.name!r}: {method} {path} does not document {step.media_type} for "
+            f"status {step.status}"
+        )
+    answer = _json_schema(schema, content) if step.media_type == JSON_MEDIA_TYPE else {}
     secured = any(requirement for requirement in operation.get("security", [{}]))
     return {
         "method": method,
         "path": path,
         "required": sorted(answer.get("required", [])),
         "json": bool(answer),
+        "media_type": step.media_type,
         "secured": secured,
     }
 
@@ -635,6 +692,17 @@ def test_script(step: Step, facts: JSON) -> list[str]:
         f"    pm.response.to.have.status({step.status});",
         "});",
     ]
+    if facts["media_type"] != JSON_MEDIA_TYPE:
+        lines += [
+            f'pm.test("the answer is {facts["media_type"]}", function () {{',
+            f'    pm.expect(pm.response.headers.get("Content-Type")).to.include('
+            f'"{facts["media_type"]}");',
+            "});",
+            "const text = pm.response.text();",
+        ]
+        lines += [f'pm.test("{step.name}: as expected", function () {{']
+        lines += [f"    {check}" for check in step.checks]
+        return [*lines, "});"]
     if not facts["json"]:
         return lines
     lines.append("const body = pm.response.json();")

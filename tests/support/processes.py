@@ -30,6 +30,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (Linux /proc)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(p) for p in children.read_text().split()] if children.exists() else []
+    return [pid, *(q for kid in kids for q in process_tree(kid))]
+
+
+def memory_mib(pid: int, field: str = "VmRSS") -> float:
+    """A memory figure of /proc/<pid>/status in MiB: ``VmRSS`` now, ``VmHWM`` its peak so
+    far; 0 once the process is gone."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except FileNotFoundError:
+        return 0.0
+    return next(
+        (int(line.split()[1]) / 1024 for line in lines if line.startswith(f"{field}:")), 0.0
+    )
+
+
 def wait_until(
     predicate: Callable[[], Any], *, timeout: float, interval: float = 0.05, what: str = ""
 ) -> Any:
@@ -222,12 +241,19 @@ class AsgiServer(ManagedProcess):
         return self
 
     def _healthy(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"ASGI server died at start:\n{self.log()[-3000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return serves_healthz(self, self.url)
+
+
+def serves_healthz(
+    server: ManagedProcess, url: str, *, timeout: float = 1.0, log_tail: int = 3000
+) -> bool:
+    """Whether ``url``/healthz answers 200 yet; fails the test if ``server`` died."""
+    if not server.alive():
+        raise AssertionError(f"{server.name} exited at start:\n{server.log()[-log_tail:]}")
+    try:
+        return httpx.get(f"{url}/healthz", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 # Variables a developer's shell or the test run may hold that would point `make run` away
@@ -288,12 +314,7 @@ class Launcher(ManagedProcess):
         return self
 
     def healthy(self) -> bool:
-        if not self.alive():
-            raise AssertionError(f"make run exited at start:\n{self.log()[-5000:]}")
-        try:
-            return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
+        return serves_healthz(self, self.url, timeout=2, log_tail=5000)
 
 
 # What a later `make run` keeps of the first one's var/: the migrated database (with the

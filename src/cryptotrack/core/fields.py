@@ -8,7 +8,7 @@ without a timezone, control characters in names people read.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,13 @@ _NON_ASCII_DIGITS = "Write the number with ASCII digits 0-9."
 # C0/C1 controls and DEL, line/paragraph separators, and the bidirectional embeddings,
 # overrides and isolates that make a name display as something else ("Trojan Source").
 _CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def iso_utc(value: datetime) -> str:
+    """An aware time as the API writes every time: ISO 8601 in UTC, ``Z`` for ``+00:00``
+    (what DRF's DateTimeField answers with ``TIME_ZONE = "UTC"``)."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class StrictCharField(serializers.CharField):

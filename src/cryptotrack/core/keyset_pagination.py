@@ -65,6 +65,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
 def after_cursor(rows: QuerySet[Any], cursor: str, time_field: str = "fetched_at") -> QuerySet[Any]:
     """``rows`` (newest first) after the cursor's row: ``(time, id) < (t, i)``."""
     when, row_id = decode_cursor(cursor)
+    return after_row(rows, when, row_id, time_field)
+
+
+def after_row(rows: QuerySet[Any], when: datetime, row_id: int, time_field: str) -> QuerySet[Any]:
+    """``rows`` (newest first) after the row ``(when, row_id)``: ``(time, id) < (t, i)``."""
     # The plain `time <= t` bound lets the planner start the index scan at the cursor;
     # the OR then drops the rows of the same instant at or above the cursor's id.
     return rows.filter(

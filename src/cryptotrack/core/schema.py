@@ -14,6 +14,8 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 
+from cryptotrack.core.csv_export import CsvRenderer
+
 
 class ErrorSerializer(serializers.Serializer[Any]):
     """The body of every 4xx/5xx answer."""
@@ -42,6 +44,12 @@ _ERROR_DESCRIPTIONS = {
 
 class AutoSchema(openapi.AutoSchema):
     """Adds the standard error answers to every operation (see the module docstring)."""
+
+    def map_renderers(self, attribute: str) -> list[Any]:
+        # Answers are JSON (errors included) unless a view declares another media type for
+        # one status, as a CSV list does (core/csv_export.list_or_csv_responses).
+        csv = {CsvRenderer.media_type, CsvRenderer.format}
+        return [value for value in super().map_renderers(attribute) if value not in csv]
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -20,6 +20,13 @@ from rest_framework.views import APIView
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.accounts.services import exchange_account_get
 from cryptotrack.audit.services import Origin
+from cryptotrack.core.csv_export import (
+    CsvExport,
+    CsvExportApi,
+    csv_response,
+    format_parameter,
+    list_or_csv_responses,
+)
 from cryptotrack.core.fields import AwareDateTimeField, IntegerField, StrictCharField
 from cryptotrack.core.keyset_pagination import KeysetPagination
 from cryptotrack.core.pagination import (
@@ -31,6 +38,8 @@ from cryptotrack.core.pagination import (
 from cryptotrack.positions import selectors, services
 from cryptotrack.positions.models import PositionEvent, TrackingSubscription
 from cryptotrack.positions.representations import (
+    EVENTS_CSV,
+    HISTORY_CSV,
     PositionEventOutput,
     PositionOutput,
     PositionSnapshotOutput,
@@ -302,7 +311,9 @@ class TimeRangeFilter(serializers.Serializer[Any]):
         return attrs
 
 
-class PositionHistoryApi(APIView):
+class PositionHistoryApi(CsvExportApi):
+    """The caller's position snapshots, newest first: by page, by cursor, or all as CSV."""
+
     pagination_class = HistoryPagination
 
     class FilterSerializer(TimeRangeFilter):
@@ -312,12 +323,16 @@ class PositionHistoryApi(APIView):
     @extend_schema(
         operation_id="positions_history",
         tags=["positions"],
-        parameters=[FilterSerializer],
-        responses={200: PositionSnapshotOutput(many=True)},
+        parameters=[FilterSerializer, format_parameter(HISTORY_CSV)],
+        responses=list_or_csv_responses(PositionSnapshotOutput(many=True)),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
         return _stored_rows_page(
-            self, request, select=selectors.position_history, output=PositionSnapshotOutput
+            self,
+            request,
+            select=selectors.position_history,
+            output=PositionSnapshotOutput,
+            export=HISTORY_CSV,
         )
 
 
@@ -327,12 +342,16 @@ def _stored_rows_page(
     *,
     select: Callable[..., QuerySet[Any]],
     output: type[serializers.ModelSerializer[Any]],
-) -> Response:
+    export: CsvExport,
+) -> HttpResponseBase:
     """One page of the caller's stored rows (history, events): the view's filters parsed
-    (400 naming the field), ``select`` queried, a page or keyset cursor answered."""
+    (400 naming the field), ``select`` queried, a page or keyset cursor answered — or,
+    when CSV was asked, every row as ``export``."""
     filters = view.FilterSerializer(data=request.query_params)
     filters.is_valid(raise_exception=True)
     rows = select(user=current_user(request), **filters.validated_data)
+    if view.wants_csv(request):
+        return csv_response(rows, export)
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(rows, request, view=view)
     return paginator.get_paginated_response(output(page, many=True).data)
@@ -344,7 +363,7 @@ class EventsPagination(KeysetPagination):
     time_field = "at"
 
 
-class PositionEventListApi(APIView):
+class PositionEventListApi(CsvExportApi):
     """What changed in the user's positions between polls, newest first."""
 
     pagination_class = EventsPagination
@@ -358,10 +377,14 @@ class PositionEventListApi(APIView):
     @extend_schema(
         operation_id="positions_events",
         tags=["positions"],
-        parameters=[FilterSerializer],
-        responses={200: PositionEventOutput(many=True)},
+        parameters=[FilterSerializer, format_parameter(EVENTS_CSV)],
+        responses=list_or_csv_responses(PositionEventOutput(many=True)),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
         return _stored_rows_page(
-            self, request, select=selectors.position_events, output=PositionEventOutput
+            self,
+            request,
+            select=selectors.position_events,
+            output=PositionEventOutput,
+            export=EVENTS_CSV,
         )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from cryptotrack.core.csv_export import CsvExport
+from cryptotrack.core.fields import iso_utc
 from cryptotrack.positions.models import Position, PositionEvent, PositionSnapshot
 
 
@@ -109,6 +113,31 @@ class PositionEventOutput(serializers.ModelSerializer[PositionEvent]):
         return account_ref(event)
 
 
+def _flat_columns(fields: list[str]) -> list[tuple[str, Any]]:
+    """A stored row's JSON fields as CSV columns, ``account`` flattened to ``account_id``
+    and ``account_label`` (the label as :func:`account_ref` gives it)."""
+    columns: list[tuple[str, Any]] = []
+    for name in fields:
+        if name == "account":
+            label = Coalesce(F("account__label"), F("account_label"))
+            columns += [("account_id", "account_id"), ("account_label", label)]
+        else:
+            columns.append((name, name))
+    return columns
+
+
+HISTORY_CSV = CsvExport(
+    columns=_flat_columns(PositionSnapshotOutput.Meta.fields),
+    time_field="taken_at",
+    filename="positions-history",
+)
+EVENTS_CSV = CsvExport(
+    columns=_flat_columns(PositionEventOutput.Meta.fields),
+    time_field="at",
+    filename="positions-events",
+)
+
+
 _DECIMAL_PLACES = {
     field.name: field.decimal_places
     for field in Position._meta.get_fields()
@@ -121,10 +150,7 @@ def _decimal(value: Decimal | None, places: int) -> str | None:
 
 
 def _time(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    return None if value is None else iso_utc(value)
 
 
 _VALUE_FIELDS = [name for name in PositionOutput.Meta.fields if name != "account"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -17,6 +18,12 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
+from cryptotrack.core.csv_export import (
+    CsvExportApi,
+    csv_response,
+    format_parameter,
+    list_or_csv_responses,
+)
 from cryptotrack.core.exceptions import NotFound
 from cryptotrack.core.fields import AwareDateTimeField
 from cryptotrack.core.schema import ErrorSerializer
@@ -30,7 +37,7 @@ from cryptotrack.quotes.pairs import (
     DEFAULT_TO_CURRENCY,
     Pair,
 )
-from cryptotrack.quotes.serializers import QuoteOutput
+from cryptotrack.quotes.serializers import QUOTES_CSV, QuoteOutput
 
 ALL_SOURCES = "all"
 _CODE_MESSAGE = "3 to 10 uppercase letters or digits, like BTC or USD."
@@ -86,7 +93,7 @@ class RefreshOutput(QuoteOutput):
         return warning
 
 
-class QuoteListApi(APIView):
+class QuoteListApi(CsvExportApi):
     """``GET``: the history newest first. ``POST``: fetch a quote now, store and answer it."""
 
     pagination_class = QuotePagination
@@ -139,17 +146,20 @@ class QuoteListApi(APIView):
     @extend_schema(
         operation_id="quotes_list",
         tags=["quotes"],
-        parameters=[FilterSerializer],
-        responses={200: QuoteOutput(many=True)},
+        parameters=[FilterSerializer, format_parameter(QUOTES_CSV)],
+        responses=list_or_csv_responses(QuoteOutput(many=True)),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponseBase:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params = dict(filters.validated_data)
         if params["source"] == ALL_SOURCES:
             params["source"] = None
+        quotes = selectors.quote_list(**params)
+        if self.wants_csv(request):
+            return csv_response(quotes, QUOTES_CSV)
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.quote_list(**params), request, view=self)
+        page = paginator.paginate_queryset(quotes, request, view=self)
         return paginator.get_paginated_response(QuoteOutput(page, many=True).data)
 
     @extend_schema(

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from cryptotrack.core.csv_export import CsvExport
 from cryptotrack.quotes.models import Quote
 
 
@@ -38,3 +39,10 @@ class QuoteOutput(serializers.ModelSerializer[Quote]):
 def quote_payload(quote: Quote) -> dict[str, Any]:
     """``quote`` as the JSON object of the API (plain dict, ready for a cache or a frame)."""
     return dict(QuoteOutput(quote).data)
+
+
+QUOTES_CSV = CsvExport(
+    columns=[(name, name) for name in QuoteOutput.Meta.fields],
+    time_field="fetched_at",
+    filename="quotes",
+)
