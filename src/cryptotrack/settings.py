@@ -408,6 +408,8 @@ if unknown_live_sources := sorted(set(QUOTES_LIVE_SOURCES) - set(LIVE_QUOTE_SOUR
 # Live quotes keep every point this many days, then only the last of each hour.
 QUOTES_LIVE_MINUTE_DAYS = env.int("QUOTES_LIVE_MINUTE_DAYS", default=7)
 ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
+# Position alerts a user may keep (active or paused; deleted ones do not count).
+POSITION_ALERTS_MAX_PER_USER = env.int("POSITION_ALERTS_MAX_PER_USER", default=100)
 
 # --- Celery ---------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

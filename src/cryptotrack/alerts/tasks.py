@@ -6,7 +6,7 @@ from typing import Any
 
 from celery import shared_task
 
-from cryptotrack.alerts import monitor, notifications
+from cryptotrack.alerts import monitor, notifications, position_notifications
 
 
 @shared_task(name="cryptotrack.alerts.tasks.check_alerts")
@@ -28,5 +28,21 @@ def send_alert_notifications(self: Any, notification_ids: list[int]) -> None:
     claimed in the database before it is sent.
     """
     outcome = notifications.deliver_notifications(notification_ids)
+    if outcome.retry_ids:
+        raise self.retry(args=[outcome.retry_ids], countdown=outcome.retry_in)
+
+
+@shared_task(
+    bind=True,
+    name="cryptotrack.alerts.tasks.send_position_alert_firings",
+    acks_late=True,
+    max_retries=None,  # bounded per email by outbox.MAX_ATTEMPTS, not per task
+)
+def send_position_alert_firings(self: Any, firing_ids: list[int]) -> None:
+    """Send these position alert firings' emails; after an SMTP failure, retry the rest.
+
+    Safe to run twice for the same ids: each email is claimed before it is sent.
+    """
+    outcome = position_notifications.deliver_firings(firing_ids)
     if outcome.retry_ids:
         raise self.retry(args=[outcome.retry_ids], countdown=outcome.retry_in)
