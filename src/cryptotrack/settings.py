@@ -346,6 +346,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PositionsSourceEnum": ["cache", "database"],
         "QuoteSourceEnum": "cryptotrack.quotes.models.Quote.Source",
+        "PositionAlertKindEnum": "cryptotrack.alerts.models.PositionAlert.Kind",
+        "PositionEventKindEnum": "cryptotrack.positions.models.PositionEvent.Kind",
     },
 }
 

@@ -162,9 +162,8 @@ class PositionAlert(models.Model):
         PNL_AMOUNT = "pnl_amount", "Unrealised PnL in the settle currency"
         EVENT = "event", "A position event (opened, increased, reduced, closed, side flipped)"
 
-    class Direction(models.TextChoices):
-        ABOVE = "above", "Fires when the value is at or above the threshold"
-        BELOW = "below", "Fires when the value is at or below the threshold"
+    # The price alerts' choices (one enum in the OpenAPI schema): at or above / below.
+    Direction = Alert.Direction
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Evaluated after every recorded poll"

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from functools import partial
 from typing import Any
 
@@ -70,7 +70,8 @@ def position_value(alert: PositionAlert, position: Position) -> Decimal | None:
     except (InvalidOperation, ArithmeticError):
         return None
     # Stored like the positions' own figures: 10 decimals, at most 20 integer digits.
-    return max(-_LARGEST, min(_LARGEST, value)).quantize(_QUANTUM)
+    with localcontext(prec=VALUE_MAX_DIGITS + 2):
+        return max(-_LARGEST, min(_LARGEST, value)).quantize(_QUANTUM)
 
 
 def fires_below(alert: PositionAlert) -> bool:

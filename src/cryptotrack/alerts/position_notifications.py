@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
@@ -42,7 +43,7 @@ def what_fired(firing: PositionAlertFiring) -> str:
     """One line: what happened to the position, e.g. ``is 4.2% from liquidation``."""
     currency = firing.settle_currency
     verb = "at or above" if firing.direction == PositionAlert.Direction.ABOVE else "at or below"
-    value, threshold = plain(firing.value), plain(firing.threshold)
+    value, threshold = _readable(firing.value), plain(firing.threshold)
     if firing.kind == Kind.LIQUIDATION_DISTANCE:
         return f"is {value}% from liquidation (threshold {threshold}%)"
     if firing.kind == Kind.PNL_PERCENT:
@@ -50,6 +51,11 @@ def what_fired(firing: PositionAlertFiring) -> str:
     if firing.kind == Kind.PNL_AMOUNT:
         return f"has an unrealised PnL of {value} {currency}, {verb} {threshold} {currency}"
     return f"was {firing.event_kind.replace('_', ' ')}"
+
+
+def _readable(value: object) -> str:
+    """A value in a sentence: two decimals are plenty (the firings list has them all)."""
+    return "" if value is None else plain(Decimal(str(value)).quantize(Decimal("0.01")))
 
 
 def compose_email(firing: PositionAlertFiring) -> EmailMessage:
