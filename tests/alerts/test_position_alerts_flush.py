@@ -227,3 +227,31 @@ def test_a_deleted_alerts_owed_email_is_cancelled(
     firing = PositionAlertFiring.objects.get()
     assert deliver_firings([firing.pk]).cancelled == [firing.pk]
     assert smtp.received() == []
+
+
+def test_a_close_fires_an_event_alert_with_the_closed_event_and_emails_it(
+    make_trader: Callable[..., Any],
+    kucoin_sim: KucoinSimulator,
+    make_position_alert: MakeAlert,
+    smtp: SmtpServer,
+) -> None:
+    trader = make_trader()
+    kucoin_sim.open_position(trader.api_key, "XBTUSDTM", size=3, leverage=3)
+    make_position_alert(trader.user, "event", events=["closed"])
+    make_position_alert(trader.user, threshold_percent=Decimal(5))
+    (subscription,) = _track(trader)
+    _poll(subscription)
+    kucoin_sim.resize_position(trader.api_key, "XBTUSDTM", size=1)
+    _poll(subscription)
+    assert not PositionAlertFiring.objects.exists()  # reduced: not what it watches
+    kucoin_sim.close_position(trader.api_key, "XBTUSDTM")
+    _poll(subscription)
+    (firing,) = PositionAlertFiring.objects.all()
+    event = PositionEvent.objects.get(kind="closed")
+    assert (firing.event_id, firing.event_kind, firing.size) == (event.pk, "closed", Decimal(1))
+    assert deliver_firings([firing.pk]).sent == [firing.pk]
+    (mail,) = smtp.received()
+    assert mail.subject == "Position alert: XBTUSDTM long on default was closed"
+    assert "size 1" in mail.body
+    assert "Liquidation price: none" in mail.body
+    assert "at each matching position event" in mail.body

@@ -41,6 +41,8 @@ def requeue_stalled(*, enqueue: Enqueue, limit: int = SWEEP_LIMIT) -> int:
 
 def what_fired(firing: PositionAlertFiring) -> str:
     """One line: what happened to the position, e.g. ``is 4.2% from liquidation``."""
+    if firing.kind == Kind.EVENT:
+        return f"was {firing.event_kind.replace('_', ' ')}"
     currency = firing.settle_currency
     verb = "at or above" if firing.direction == PositionAlert.Direction.ABOVE else "at or below"
     value, threshold = _readable(firing.value), plain(firing.threshold)
@@ -48,9 +50,7 @@ def what_fired(firing: PositionAlertFiring) -> str:
         return f"is {value}% from liquidation (threshold {threshold}%)"
     if firing.kind == Kind.PNL_PERCENT:
         return f"has an unrealised PnL of {value}% (ROE), {verb} {threshold}%"
-    if firing.kind == Kind.PNL_AMOUNT:
-        return f"has an unrealised PnL of {value} {currency}, {verb} {threshold} {currency}"
-    return f"was {firing.event_kind.replace('_', ' ')}"
+    return f"has an unrealised PnL of {value} {currency}, {verb} {threshold} {currency}"
 
 
 def _readable(value: object) -> str:
