@@ -57,16 +57,15 @@ def check_alerts(
 
     ``enqueue`` receives each batch of notification ids (default: one
     ``send_alert_notifications`` task per batch). A CoinGecko failure ends the check
-    quietly (logged): the next check, one interval later, tries again. The check also
-    sweeps the position alert outbox (``enqueue_firings`` gets its stalled rows).
+    quietly (logged): the next check, one interval later, tries again. Given
+    ``enqueue_firings`` (the task does), the check also sweeps the position alert outbox.
     """
     enqueue = enqueue or notifications.enqueue_delivery
     report = CheckReport()
     started = time.perf_counter()
     report.swept = notifications.requeue_stalled(enqueue=enqueue)
-    report.swept += position_notifications.requeue_stalled(
-        enqueue=enqueue_firings or position_notifications.enqueue_delivery
-    )
+    if enqueue_firings is not None:
+        report.swept += position_notifications.requeue_stalled(enqueue=enqueue_firings)
     report.timings["sweep"] = _lap(started)
 
     mark = time.perf_counter()

@@ -27,7 +27,7 @@ from typing import Any
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from cryptotrack.alerts import outbox, position_notifications
+from cryptotrack.alerts import outbox
 from cryptotrack.alerts.models import (
     VALUE_DECIMAL_PLACES,
     VALUE_MAX_DIGITS,
@@ -35,6 +35,7 @@ from cryptotrack.alerts.models import (
     PositionAlertFiring,
     PositionAlertState,
 )
+from cryptotrack.alerts.tasks import enqueue_position_alert_firings
 from cryptotrack.core import metrics
 from cryptotrack.positions.models import Position, PositionEvent
 
@@ -253,7 +254,7 @@ def evaluate_flush(
     """
     if not user_ids:
         return []
-    enqueue = enqueue or position_notifications.enqueue_delivery
+    enqueue = enqueue or enqueue_position_alert_firings
     try:
         with transaction.atomic():
             return _evaluate_and_write(positions, events, user_ids, labels, enqueue)

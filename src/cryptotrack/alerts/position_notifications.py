@@ -22,13 +22,6 @@ from cryptotrack.core import metrics
 Kind = PositionAlert.Kind
 
 
-def enqueue_delivery(firing_ids: list[int]) -> None:
-    """Queue one ``send_position_alert_firings`` task for these rows."""
-    from cryptotrack.alerts.tasks import send_position_alert_firings
-
-    send_position_alert_firings.delay(firing_ids)
-
-
 def deliver_firings(firing_ids: Sequence[int]) -> DeliveryOutcome:
     """Send these firings' emails (see ``outbox.deliver``)."""
     return outbox.deliver(POSITION_ALERTS, firing_ids)

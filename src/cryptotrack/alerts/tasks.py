@@ -12,7 +12,7 @@ from cryptotrack.alerts import monitor, notifications, position_notifications
 @shared_task(name="cryptotrack.alerts.tasks.check_alerts")
 def check_alerts() -> None:
     """Beat runs this every ``ALERTS_INTERVAL_SECONDS``; two at once are harmless."""
-    monitor.check_alerts()
+    monitor.check_alerts(enqueue_firings=enqueue_position_alert_firings)
 
 
 @shared_task(
@@ -46,3 +46,8 @@ def send_position_alert_firings(self: Any, firing_ids: list[int]) -> None:
     outcome = position_notifications.deliver_firings(firing_ids)
     if outcome.retry_ids:
         raise self.retry(args=[outcome.retry_ids], countdown=outcome.retry_in)
+
+
+def enqueue_position_alert_firings(firing_ids: list[int]) -> None:
+    """Queue one ``send_position_alert_firings`` task for these firings."""
+    send_position_alert_firings.delay(firing_ids)
