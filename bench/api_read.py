@@ -172,7 +172,7 @@ def fill_positions_cache() -> None:
     from cryptotrack.positions.models import Position
     from cryptotrack.positions.storage import entries_by_account
 
-    cache.write(entries_by_account(list(Position.objects.select_related("account"))))
+    cache.write(entries_by_account(list(Position.objects.select_related("account__tracking"))))
 
 
 def web_command(app: str) -> str:

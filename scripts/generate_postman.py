@@ -240,9 +240,25 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 "positions_list",
                 200,
                 auth="api_key",
-                checks=('pm.expect(["cache", "database"]).to.include(body.source);',),
+                checks=(
+                    'pm.expect(["cache", "database"]).to.include(body.source);',
+                    'pm.expect(body.stale).to.be.a("boolean");',
+                    'pm.expect(body.accounts).to.be.an("array");',
+                ),
+                description="`stale` says whether any account's positions may be out of "
+                "date, `stale_reason` why, `accounts` each account's freshness.",
             ),
             Step("Position history", "positions_history", 200),
+            Step(
+                "Position events: opened, increased, reduced, closed, side_flipped",
+                "positions_events",
+                200,
+                auth="api_key",
+                checks=('pm.expect(body.results).to.be.an("array");',),
+                description="Derived when polls are recorded; the first poll after a start "
+                "is a baseline (no `opened` for positions already open). Filters: `symbol`, "
+                "`kind`, `account`, `since`, `until`.",
+            ),
             Step(
                 "My balances, per exchange account (with the read-only API key)",
                 "balances_list",
@@ -433,7 +449,73 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
         ],
     ),
     (
-        "8. Clean up",
+        "8. Notification channels",
+        [
+            Step(
+                "Add an email channel (to my account's address)",
+                "channels_create",
+                201,
+                body={"kind": "email", "name": "Inbox", "config": {}},
+                save={"emailChannelId": "body.id"},
+                checks=('pm.expect(body.config.address).to.eql(pm.environment.get("email"));',),
+                description="Kinds: email, webhook, telegram, discord, slack, ntfy; secrets in "
+                "`config` are stored encrypted and answered only as `*_hint`.",
+            ),
+            Step(
+                "Send it a test message",
+                "channels_test",
+                200,
+                path={"channel_id": "{{emailChannelId}}"},
+                checks=(
+                    "pm.expect(body.delivered).to.eql(true);",
+                    "pm.expect(body.channel.verified).to.eql(true);",
+                ),
+            ),
+            Step(
+                "Add a signed webhook (the signing secret is shown once)",
+                "channels_create",
+                201,
+                body={
+                    "kind": "webhook",
+                    "name": "My hook",
+                    "config": {"url": "https://example.com/hook"},
+                },
+                save={"webhookChannelId": "body.id"},
+                checks=("pm.expect(body.signing_secret).to.match(/^whsec_/);",),
+            ),
+            Step(
+                "Rotate its signing secret (the old one signs for 24 h more)",
+                "channels_rotate_secret",
+                200,
+                path={"channel_id": "{{webhookChannelId}}"},
+                checks=("pm.expect(body.signing_secret).to.match(/^whsec_/);",),
+            ),
+            Step("My channels", "channels_list", 200, checks=("pm.expect(body.count).to.eql(2);",)),
+            Step(
+                "One channel, renamed",
+                "channels_update",
+                200,
+                path={"channel_id": "{{webhookChannelId}}"},
+                body={"name": "Trading desk"},
+                checks=('pm.expect(body.name).to.eql("Trading desk");',),
+            ),
+            Step(
+                "Read it (never the secret)",
+                "channels_retrieve",
+                200,
+                path={"channel_id": "{{webhookChannelId}}"},
+                checks=("pm.expect(body).to.not.have.property('signing_secret');",),
+            ),
+            Step(
+                "Remove it",
+                "channels_delete",
+                204,
+                path={"channel_id": "{{webhookChannelId}}"},
+            ),
+        ],
+    ),
+    (
+        "9. Clean up",
         [
             Step(
                 "Revoke the API key",

@@ -132,6 +132,8 @@ def start_simulators(children: Children) -> None:
         _log(f"{sim.module} at {url}")
     if os.environ.get("ALPHAVANTAGE_URL", "").startswith("http://127.0.0.1"):
         os.environ.setdefault("ALPHAVANTAGE_API_KEY", "demo")
+    # A local machine: channels may push to receivers on it (docs/api.md, channels).
+    os.environ.setdefault("WEBHOOK_ALLOW_PRIVATE", "true")
 
 
 def prepare_database() -> None:

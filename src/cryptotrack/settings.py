@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "cryptotrack.alerts",
     "cryptotrack.audit",
     "cryptotrack.balances",
+    "cryptotrack.notify",
 ]
 
 # Django's own middleware, each wrapped so that under ASGI its hooks run in the event loop
@@ -347,7 +348,10 @@ SPECTACULAR_SETTINGS = {
         "PositionsSourceEnum": ["cache", "database"],
         "QuoteSourceEnum": "cryptotrack.quotes.models.Quote.Source",
         "PositionAlertKindEnum": "cryptotrack.alerts.models.PositionAlert.Kind",
+        "ChannelKindEnum": "cryptotrack.notify.models.Channel.Kind",
+        "StateEnum": "cryptotrack.positions.models.TrackingSubscription.State",
         "PositionEventKindEnum": "cryptotrack.positions.models.PositionEvent.Kind",
+        "PositionStaleReasonEnum": "cryptotrack.positions.selectors.StaleReason",
     },
 }
 
@@ -476,6 +480,13 @@ EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cryptotrack <alerts@localhost>")
+
+# --- Notification channels (cryptotrack.notify) ----------------------------------------
+# Webhooks (and Discord/Slack/ntfy URLs) to loopback, private or link-local addresses are
+# refused unless this is on (`make run` and the tests turn it on for the local simulators).
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+NOTIFY_TIMEOUT_SECONDS = env.float("NOTIFY_TIMEOUT_SECONDS", default=10.0)
+TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org")
 
 # --- Security headers (production) ----------------------------------------------------
 # `manage.py check --deploy` is clean with the production defaults. Production sits

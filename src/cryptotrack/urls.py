@@ -16,6 +16,7 @@ from cryptotrack.balances import urls as balances_urls
 from cryptotrack.core.health import HealthzApi, ReadyzApi
 from cryptotrack.core.metrics import metrics_view
 from cryptotrack.core.urls import slash_optional
+from cryptotrack.notify import urls as notify_urls
 from cryptotrack.positions import urls as positions_urls
 from cryptotrack.quotes import urls as quotes_urls
 
@@ -25,6 +26,7 @@ api_v1 = slash_optional(
         *alerts_urls.urlpatterns,
         *audit_urls.urlpatterns,
         *balances_urls.urlpatterns,
+        *notify_urls.urlpatterns,
         *positions_urls.urlpatterns,
         *quotes_urls.urlpatterns,
     ]

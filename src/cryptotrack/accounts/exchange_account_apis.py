@@ -150,7 +150,7 @@ class ExchangeAccountDetailApi(APIView):
         purge = serializers.BooleanField(
             required=False,
             default=False,
-            help_text="Also delete the account's position history (kept by default).",
+            help_text="Also delete the account's position history and events (kept by default).",
         )
 
     @extend_schema(
@@ -158,7 +158,9 @@ class ExchangeAccountDetailApi(APIView):
         tags=["exchange accounts"],
         parameters=[
             OpenApiParameter(
-                "purge", bool, description="Also delete its position history (default false)."
+                "purge",
+                bool,
+                description="Also delete its position history and events (default false).",
             )
         ],
         responses={204: None},

@@ -29,6 +29,9 @@ class AuditEvent(models.Model):
         TRACKING_STOPPED = "tracking_stopped", "Tracking stopped"
         TRACKING_PAUSED = "tracking_paused", "Tracking paused by the service"
         TRACKING_RESUMED = "tracking_resumed", "Tracking resumed with a valid key"
+        CHANNEL_ADDED = "channel_added", "Notification channel added"
+        CHANNEL_UPDATED = "channel_updated", "Notification channel updated"
+        CHANNEL_DELETED = "channel_deleted", "Notification channel deleted"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="audit_events"

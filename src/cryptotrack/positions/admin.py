@@ -1,6 +1,12 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
-from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.models import (
+    Position,
+    PositionEvent,
+    PositionSnapshot,
+    TrackingSubscription,
+)
 
 
 @admin.register(TrackingSubscription)
@@ -37,3 +43,23 @@ class PositionSnapshotAdmin(admin.ModelAdmin[PositionSnapshot]):
     list_select_related = ["user"]
     raw_id_fields = ["user", "account"]
     search_fields = ["user__username", "symbol"]
+
+
+@admin.register(PositionEvent)
+class PositionEventAdmin(admin.ModelAdmin[PositionEvent]):
+    """Read-only: events are derived from polls, never edited."""
+
+    list_display = ["user", "account_label", "symbol", "kind", "side", "size_after", "at"]
+    list_filter = ["kind", "side"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user", "account"]
+    search_fields = ["user__username", "symbol"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PositionEvent | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PositionEvent | None = None) -> bool:
+        return False

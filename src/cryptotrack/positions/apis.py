@@ -1,12 +1,15 @@
 """HTTP API of position tracking: /tracking (the ``default`` account),
-/exchange-accounts/{id}/tracking, /positions, /positions/history."""
+/exchange-accounts/{id}/tracking, /positions, /positions/history,
+/positions/events."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core.validators import RegexValidator
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -26,8 +29,12 @@ from cryptotrack.core.pagination import (
     parse_per_page,
 )
 from cryptotrack.positions import selectors, services
-from cryptotrack.positions.models import TrackingSubscription
-from cryptotrack.positions.representations import PositionOutput, PositionSnapshotOutput
+from cryptotrack.positions.models import PositionEvent, TrackingSubscription
+from cryptotrack.positions.representations import (
+    PositionEventOutput,
+    PositionOutput,
+    PositionSnapshotOutput,
+)
 from cryptotrack.positions.storage import positions_json
 
 
@@ -196,6 +203,20 @@ def account_filter_field() -> IntegerField:
     )
 
 
+class PositionAccountFreshnessOutput(serializers.Serializer[Any]):
+    """How fresh one account's positions are (``stale_reason`` null when fresh)."""
+
+    id = serializers.IntegerField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
+    as_of = serializers.DateTimeField(allow_null=True)
+    tracking = serializers.ChoiceField(choices=TrackingSubscription.State.choices)
+    tracking_error = serializers.CharField(
+        allow_null=True, help_text="The error kind that paused tracking (while paused)."
+    )
+    stale = serializers.BooleanField()
+    stale_reason = serializers.ChoiceField(choices=selectors.StaleReason.choices, allow_null=True)
+
+
 class PositionListApi(APIView):
     class FilterSerializer(serializers.Serializer[Any]):
         symbol = serializers.CharField(required=False, max_length=40)
@@ -219,6 +240,11 @@ class PositionListApi(APIView):
                     "per_page": serializers.IntegerField(),
                     "as_of": serializers.DateTimeField(allow_null=True),
                     "source": serializers.ChoiceField(choices=["cache", "database"]),
+                    "stale": serializers.BooleanField(),
+                    "stale_reason": serializers.ChoiceField(
+                        choices=selectors.StaleReason.choices, allow_null=True
+                    ),
+                    "accounts": PositionAccountFreshnessOutput(many=True),
                     "results": PositionOutput(many=True),
                 },
             )
@@ -242,6 +268,9 @@ class PositionListApi(APIView):
             if current.as_of
             else None,
             "source": current.source,
+            "stale": current.stale,
+            "stale_reason": current.stale_reason,
+            "accounts": PositionAccountFreshnessOutput(current.accounts, many=True).data,
         }
         if paginator.page == 1 and current.count <= paginator.per_page:
             # The usual case, all of the user's positions: the cached JSON as it is.
@@ -259,19 +288,26 @@ class HistoryPagination(KeysetPagination):
     time_field = "taken_at"
 
 
+class TimeRangeFilter(serializers.Serializer[Any]):
+    """``symbol``, ``account`` and ``[since, until)`` of the stored rows' lists."""
+
+    symbol = serializers.CharField(required=False, max_length=40)
+    account = account_filter_field()
+    since = AwareDateTimeField(required=False)
+    until = AwareDateTimeField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": ["Must be after `since`."]})
+        return attrs
+
+
 class PositionHistoryApi(APIView):
     pagination_class = HistoryPagination
 
-    class FilterSerializer(serializers.Serializer[Any]):
-        symbol = serializers.CharField(required=False, max_length=40)
-        account = account_filter_field()
-        since = AwareDateTimeField(required=False)
-        until = AwareDateTimeField(required=False)
-
-        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-            if attrs.get("since") and attrs.get("until") and attrs["since"] >= attrs["until"]:
-                raise serializers.ValidationError({"until": ["Must be after `since`."]})
-            return attrs
+    class FilterSerializer(TimeRangeFilter):
+        class Meta:
+            ref_name = "PositionHistoryFilter"
 
     @extend_schema(
         operation_id="positions_history",
@@ -280,9 +316,52 @@ class PositionHistoryApi(APIView):
         responses={200: PositionSnapshotOutput(many=True)},
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        snapshots = selectors.position_history(user=current_user(request), **filters.validated_data)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(snapshots, request, view=self)
-        return paginator.get_paginated_response(PositionSnapshotOutput(page, many=True).data)
+        return _stored_rows_page(
+            self, request, select=selectors.position_history, output=PositionSnapshotOutput
+        )
+
+
+def _stored_rows_page(
+    view: PositionHistoryApi | PositionEventListApi,
+    request: Request,
+    *,
+    select: Callable[..., QuerySet[Any]],
+    output: type[serializers.ModelSerializer[Any]],
+) -> Response:
+    """One page of the caller's stored rows (history, events): the view's filters parsed
+    (400 naming the field), ``select`` queried, a page or keyset cursor answered."""
+    filters = view.FilterSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    rows = select(user=current_user(request), **filters.validated_data)
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(rows, request, view=view)
+    return paginator.get_paginated_response(output(page, many=True).data)
+
+
+class EventsPagination(KeysetPagination):
+    """Pages, or a keyset cursor on ``(at, id)`` (the ``events_by_user_time`` index)."""
+
+    time_field = "at"
+
+
+class PositionEventListApi(APIView):
+    """What changed in the user's positions between polls, newest first."""
+
+    pagination_class = EventsPagination
+
+    class FilterSerializer(TimeRangeFilter):
+        kind = serializers.ChoiceField(choices=PositionEvent.Kind.choices, required=False)
+
+        class Meta:
+            ref_name = "PositionEventFilter"
+
+    @extend_schema(
+        operation_id="positions_events",
+        tags=["positions"],
+        parameters=[FilterSerializer],
+        responses={200: PositionEventOutput(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        return _stored_rows_page(
+            self, request, select=selectors.position_events, output=PositionEventOutput
+        )

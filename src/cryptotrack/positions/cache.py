@@ -1,9 +1,16 @@
 """The positions cache: one Redis hash per user, one field per exchange account.
 
-Field ``<account id>`` holds ``<as_of ISO>|<count>|<positions JSON array>``: the array is
-the API's ``results`` for that account already encoded (each row carries the account's
-``{id, label}``), so a read answers it as it is. A read of all of a user's accounts is
-one ``HGETALL``; the arrays are joined as bytes, never decoded and encoded again.
+Field ``<account id>`` holds a line of JSON, the account's header (``as_of``, ``count``,
+``label`` and its tracking: ``state``, ``error`` kind, ``interval`` seconds: what the
+freshness flag needs), then ``\n`` and the positions JSON array: the API's ``results``
+for that account already encoded (each row carries the account's ``{id, label}``), so a
+read answers it as it is. A read of all of a user's accounts is one ``HGETALL``; the
+arrays are joined as bytes, never decoded and encoded again.
+
+The header's tracking state is kept true by invalidation: a start, a stop, a pause and a
+resume drop the user's hash after their commit (the next read refills it from the
+database), and a poll writes the state its subscription has after the poll's UPDATE
+(which waits for a concurrent stop).
 
 The hash is kept *complete*: a poll sets its accounts' fields (``HSET``) and fills the
 user's other accounts that have positions (``HSETNX``: never over a fresher field), and a
@@ -18,8 +25,9 @@ invalidate the user's entry and reads refill it: right, and good enough there.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -34,16 +42,28 @@ Entries = dict[int, dict[int, bytes]]
 
 
 @dataclass(frozen=True)
-class AccountEntry:
-    """One account's cached positions: the encoded ``results`` array and when it was read."""
+class AccountTracking:
+    """An account's label and tracking as its cached positions carry them."""
 
-    as_of: datetime
+    label: str = ""
+    state: str = "active"  # TrackingSubscription.State
+    error: str = ""  # the last error kind (while paused)
+    interval: int = 30  # seconds between polls
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    """One account's cached positions: the encoded ``results`` array and when it was read
+    (``as_of`` None: tracked, never read yet)."""
+
+    as_of: datetime | None
     count: int
     positions_json: bytes
+    tracking: AccountTracking = AccountTracking()
 
 
 def user_key(user_id: int) -> str:
-    return f"positions:v3:{user_id}"
+    return f"positions:v4:{user_id}"
 
 
 def cache_timeout() -> int:
@@ -51,13 +71,27 @@ def cache_timeout() -> int:
     return settings.TRACKING_INTERVAL_SECONDS * 4
 
 
-def encode_entry(positions_json: bytes, *, count: int, as_of: datetime) -> bytes:
-    return f"{as_of.isoformat()}|{count}|".encode() + positions_json
+def encode_entry(entry: AccountEntry) -> bytes:
+    # json.dumps never writes a raw newline: the first one ends the header.
+    header = {
+        "as_of": entry.as_of.isoformat() if entry.as_of else None,
+        "count": entry.count,
+        **asdict(entry.tracking),
+    }
+    return json.dumps(header).encode() + b"\n" + entry.positions_json
 
 
 def decode_entry(raw: bytes) -> AccountEntry:
-    as_of, count, positions = raw.split(b"|", 2)
-    return AccountEntry(datetime.fromisoformat(as_of.decode()), int(count), positions)
+    header_json, positions = raw.split(b"\n", 1)
+    header = json.loads(header_json)
+    as_of = header.pop("as_of")
+    count = header.pop("count")
+    return AccountEntry(
+        as_of=datetime.fromisoformat(as_of) if as_of else None,
+        count=count,
+        positions_json=positions,
+        tracking=AccountTracking(**header),
+    )
 
 
 def _redis(cache: Any) -> ResilientRedisCache | None:
@@ -119,6 +153,11 @@ def refill(user_id: int, entries: dict[int, bytes]) -> None:
 def drop_user(user_id: int) -> None:
     """Forget the user's cached positions (the next read refills them from the database)."""
     caches["live"].delete(user_key(user_id))
+
+
+def drop_users(user_ids: Iterable[int]) -> None:
+    """Forget these users' cached positions, in one round trip."""
+    caches["live"].delete_many([user_key(user_id) for user_id in user_ids])
 
 
 def drop_account(user_id: int, account_id: int) -> None:

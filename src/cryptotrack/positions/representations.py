@@ -10,7 +10,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from cryptotrack.positions.models import Position, PositionSnapshot
+from cryptotrack.positions.models import Position, PositionEvent, PositionSnapshot
 
 
 class AccountRefOutput(serializers.Serializer[Any]):
@@ -73,8 +73,40 @@ class PositionSnapshotOutput(serializers.ModelSerializer[PositionSnapshot]):
 
     @extend_schema_field(AccountRefOutput)
     def get_account(self, snapshot: PositionSnapshot) -> dict[str, Any]:
-        label = snapshot.account.label if snapshot.account is not None else snapshot.account_label
-        return {"id": snapshot.account_id, "label": label}
+        return account_ref(snapshot)
+
+
+def account_ref(row: PositionSnapshot | PositionEvent) -> dict[str, Any]:
+    """A stored row's account: its label as it is now, or as it was when it was deleted."""
+    label = row.account.label if row.account is not None else row.account_label
+    return {"id": row.account_id, "label": label}
+
+
+class PositionEventOutput(serializers.ModelSerializer[PositionEvent]):
+    """A position event (``side``: after the change; before it for ``closed``)."""
+
+    account = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PositionEvent
+        fields = [
+            "id",
+            "account",
+            "symbol",
+            "kind",
+            "side",
+            "size_before",
+            "size_after",
+            "entry_price",
+            "mark_price",
+            "realised_pnl",
+            "settle_currency",
+            "at",
+        ]
+
+    @extend_schema_field(AccountRefOutput)
+    def get_account(self, event: PositionEvent) -> dict[str, Any]:
+        return account_ref(event)
 
 
 _DECIMAL_PLACES = {

@@ -3,28 +3,94 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import models
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.core import metrics
 from cryptotrack.positions import cache
-from cryptotrack.positions.models import Position, PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.models import (
+    Position,
+    PositionEvent,
+    PositionSnapshot,
+    TrackingSubscription,
+)
 from cryptotrack.positions.services import default_account
-from cryptotrack.positions.storage import account_entry, entries_by_account, positions_json
+from cryptotrack.positions.storage import (
+    add_tracked_without_positions,
+    entries_by_account,
+    positions_json,
+)
+
+
+class StaleReason(models.TextChoices):
+    """Why an account's positions may no longer be what KuCoin holds."""
+
+    OUTDATED = "outdated", "No successful poll for two tracking intervals (or none yet)"
+    TRACKING_PAUSED = "tracking_paused", "Tracking paused: KuCoin refused the key"
+    TRACKING_STOPPED = "tracking_stopped", "Tracking stopped"
+
+
+@dataclass(frozen=True)
+class AccountFreshness:
+    """How fresh one account's positions are (``tracking_error``: the error kind that
+    paused it)."""
+
+    id: int
+    label: str
+    as_of: datetime | None
+    tracking: str
+    tracking_error: str | None
+    stale: bool
+    stale_reason: str | None
+
+
+def freshness(account_id: int, entry: cache.AccountEntry, *, now: datetime) -> AccountFreshness:
+    """Stale when tracking is paused or stopped (that reason first), or when ``as_of`` is
+    older than two of the account's tracking intervals."""
+    tracking = entry.tracking
+    reason: str | None = None
+    if tracking.state == TrackingSubscription.State.STOPPED:
+        reason = StaleReason.TRACKING_STOPPED
+    elif tracking.state == TrackingSubscription.State.PAUSED:
+        reason = StaleReason.TRACKING_PAUSED
+    elif entry.as_of is None or now - entry.as_of > timedelta(seconds=2 * tracking.interval):
+        reason = StaleReason.OUTDATED
+    return AccountFreshness(
+        id=account_id,
+        label=tracking.label,
+        as_of=entry.as_of,
+        tracking=tracking.state,
+        tracking_error=tracking.error or None,
+        stale=reason is not None,
+        stale_reason=reason,
+    )
 
 
 @dataclass(frozen=True)
 class CurrentPositions:
-    """Positions as the JSON array the API answers (``storage.positions_json``)."""
+    """Positions as the JSON array the API answers (``storage.positions_json``), and how
+    fresh each account's are (``accounts``, by account id)."""
 
     positions_json: bytes
     count: int
     as_of: datetime | None
     source: str  # "cache" or "database"
+    accounts: list[AccountFreshness] = field(default_factory=list)
+
+    @property
+    def stale(self) -> bool:
+        return any(account.stale for account in self.accounts)
+
+    @property
+    def stale_reason(self) -> str | None:
+        """The first stale account's reason (each account's is in ``accounts``)."""
+        return next((a.stale_reason for a in self.accounts if a.stale), None)
 
     @property
     def positions(self) -> list[dict[str, Any]]:
@@ -54,25 +120,23 @@ def _from_entries(
     if account_id is not None:
         entries = {account_id: entries[account_id]} if account_id in entries else {}
     ordered = [entries[key] for key in sorted(entries)]
+    now = timezone.now()
     return CurrentPositions(
         positions_json=_joined(ordered),
         count=sum(entry.count for entry in ordered),
         # The oldest account's: every position shown is at least this fresh.
-        as_of=min((entry.as_of for entry in ordered), default=None),
+        as_of=min((entry.as_of for entry in ordered if entry.as_of), default=None),
         source=source,
+        accounts=[freshness(key, entries[key], now=now) for key in sorted(entries)],
     )
 
 
 def _from_database(user: User) -> dict[int, cache.AccountEntry]:
     """Every account's positions from the database (Redis down, or a miss), and refill."""
-    positions = list(Position.objects.filter(user=user).select_related("account"))
-    by_account = entries_by_account(positions).get(user.pk, {})
-    # Tracked accounts without positions: empty, as of their last successful poll.
-    for account_id, last_success_at in TrackingSubscription.objects.filter(
-        user=user, last_success_at__isnull=False
-    ).values_list("account_id", "last_success_at"):
-        if account_id not in by_account and last_success_at is not None:
-            by_account[account_id] = account_entry([], as_of=last_success_at)
+    positions = list(Position.objects.filter(user=user).select_related("account__tracking"))
+    entries = entries_by_account(positions)
+    add_tracked_without_positions(entries, TrackingSubscription.objects.filter(user=user))
+    by_account = entries.get(user.pk, {})
     if by_account:
         # Refill a cold cache (after a Redis restart) without waiting for the next poll;
         # HSETNX never overwrites what a worker wrote meanwhile.
@@ -94,8 +158,30 @@ def current_positions(
         current = _from_entries(_from_database(user), account_id=account_id, source="database")
     if symbol:
         rows = [row for row in current.positions if row["symbol"] == symbol]
-        current = CurrentPositions(positions_json(rows), len(rows), current.as_of, current.source)
+        current = replace(current, positions_json=positions_json(rows), count=len(rows))
     return current
+
+
+def _filtered(
+    rows: QuerySet[Any],
+    *,
+    time_field: str,
+    symbol: str | None,
+    account: int | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> QuerySet[Any]:
+    """``rows`` of one symbol, one account (an id; another user's finds nothing) and a
+    time range ``[since, until)``, newest first (the ``(user, -time, -id)`` indexes)."""
+    if symbol:
+        rows = rows.filter(symbol=symbol)
+    if account is not None:
+        rows = rows.filter(account_id=account)
+    if since:
+        rows = rows.filter(**{f"{time_field}__gte": since})
+    if until:
+        rows = rows.filter(**{f"{time_field}__lt": until})
+    return rows.order_by(f"-{time_field}", "-id")
 
 
 def position_history(
@@ -109,12 +195,25 @@ def position_history(
     """The user's position snapshots, newest first, filtered (``account``: an account id;
     another user's finds nothing)."""
     snapshots = PositionSnapshot.objects.filter(user=user).select_related("account")
-    if symbol:
-        snapshots = snapshots.filter(symbol=symbol)
-    if account is not None:
-        snapshots = snapshots.filter(account_id=account)
-    if since:
-        snapshots = snapshots.filter(taken_at__gte=since)
-    if until:
-        snapshots = snapshots.filter(taken_at__lt=until)
-    return snapshots.order_by("-taken_at", "-id")
+    return _filtered(
+        snapshots, time_field="taken_at", symbol=symbol, account=account, since=since, until=until
+    )
+
+
+def position_events(
+    *,
+    user: User,
+    symbol: str | None = None,
+    kind: str | None = None,
+    account: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[PositionEvent]:
+    """The user's position events, newest first (``-at, -id``), filtered like history and
+    by ``kind``. The list view and its CSV export both read this."""
+    events = PositionEvent.objects.filter(user=user).select_related("account")
+    if kind:
+        events = events.filter(kind=kind)
+    return _filtered(
+        events, time_field="at", symbol=symbol, account=account, since=since, until=until
+    )

@@ -16,7 +16,7 @@ from cryptotrack.accounts.models import DEFAULT_LABEL, ExchangeAccount, User
 from cryptotrack.audit.services import Kind, Origin, record_audit_event
 from cryptotrack.core.exceptions import ApplicationError
 from cryptotrack.positions import cache
-from cryptotrack.positions.models import PositionSnapshot, TrackingSubscription
+from cryptotrack.positions.models import PositionEvent, PositionSnapshot, TrackingSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +107,17 @@ def start_tracking(
             state=subscription.state,
             reason=subscription.last_error_message,
         )
+    if created:
+        _drop_cached_tracking(account.user_id)
     if created and subscription.state == TrackingSubscription.State.ACTIVE:
         _poll_now(subscription, now=now)
     return subscription, created
+
+
+def _drop_cached_tracking(user_id: int) -> None:
+    """The user's cached positions carry each account's tracking state: after a start,
+    stop, pause or resume commits, the next read refills them from the database."""
+    transaction.on_commit(lambda: cache.drop_user(user_id))
 
 
 def _poll_now(subscription: TrackingSubscription, *, now: datetime) -> None:
@@ -161,6 +169,7 @@ def stop_tracking(
         .update(state=TrackingSubscription.State.STOPPED, updated_at=timezone.now())
     )
     if stopped:
+        _drop_cached_tracking(account.user_id)
         record_audit_event(
             user=user, kind=Kind.TRACKING_STOPPED, origin=origin, account=account.label
         )
@@ -183,6 +192,7 @@ def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
         updated_at=now,
     )
     if resumed:
+        _drop_cached_tracking(account.user_id)
         logger.info("tracking of exchange account %s resumed with a valid key", account.pk)
         record_audit_event(
             user=account.user_id,
@@ -193,21 +203,26 @@ def resume_after_credentials_check(*, account: ExchangeAccount) -> None:
 
 
 def purge_position_history(*, now: datetime | None = None) -> int:
-    """Delete snapshots older than POSITIONS_HISTORY_RETENTION_DAYS; return how many."""
+    """Delete snapshots and position events older than POSITIONS_HISTORY_RETENTION_DAYS
+    (events are history: one retention for both); return how many rows."""
     cutoff = (now or timezone.now()) - timedelta(days=settings.POSITIONS_HISTORY_RETENTION_DAYS)
-    deleted, _ = PositionSnapshot.objects.filter(taken_at__lt=cutoff).delete()
-    return deleted
+    snapshots, _ = PositionSnapshot.objects.filter(taken_at__lt=cutoff).delete()
+    events, _ = PositionEvent.objects.filter(at__lt=cutoff).delete()
+    return snapshots + events
 
 
 def forget_account(*, account: ExchangeAccount, purge: bool) -> None:
     """Before an account is deleted (its tracking and positions go by cascade): its history
-    keeps the label it has now, or goes too with ``purge``; its cache field goes after
-    the commit."""
-    history = PositionSnapshot.objects.filter(account=account)
-    if purge:
-        history.delete()
-    else:
-        history.update(account_label=account.label)
+    and position events keep the label it has now, or go too with ``purge``; its cache
+    field goes after the commit."""
+    for rows in (
+        PositionSnapshot.objects.filter(account=account),
+        PositionEvent.objects.filter(account=account),
+    ):
+        if purge:
+            rows.delete()
+        else:
+            rows.update(account_label=account.label)
     user_id, account_id = account.user_id, account.pk
     transaction.on_commit(lambda: cache.drop_account(user_id, account_id))
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, QuerySet, Value, When
 from django.db.models.functions import Greatest
 
 from cryptotrack.accounts.models import ExchangeAccount
@@ -65,6 +65,7 @@ _UPDATED_FIELDS = [
     "snapshot_at",
 ]
 _PAUSED = TrackingSubscription.State.PAUSED.value
+_STOPPED = TrackingSubscription.State.STOPPED.value
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,53 @@ def positions_json(rows: list[dict[str, Any]]) -> bytes:
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def account_entry(rows: list[dict[str, Any]], *, as_of: datetime) -> bytes:
+def account_entry(
+    rows: list[dict[str, Any]],
+    *,
+    as_of: datetime | None,
+    tracking: cache.AccountTracking | None = None,
+) -> bytes:
     """One account's positions as the cache holds them (see ``positions.cache``)."""
-    return cache.encode_entry(positions_json(rows), count=len(rows), as_of=as_of)
+    return cache.encode_entry(
+        cache.AccountEntry(
+            as_of, len(rows), positions_json(rows), tracking=tracking or cache.AccountTracking()
+        )
+    )
+
+
+def account_tracking(
+    subscription: TrackingSubscription | None, *, label: str
+) -> cache.AccountTracking:
+    """What the cache keeps of an account's tracking (none: ``stopped``)."""
+    if subscription is None:
+        return cache.AccountTracking(
+            label=label, state=_STOPPED, interval=settings.TRACKING_INTERVAL_SECONDS
+        )
+    return cache.AccountTracking(
+        label=label,
+        state=subscription.state,
+        error=subscription.last_error_kind if subscription.state == _PAUSED else "",
+        interval=int(subscription.interval.total_seconds()),
+    )
+
+
+def _subscription(account: ExchangeAccount) -> TrackingSubscription | None:
+    try:
+        return account.tracking
+    except TrackingSubscription.DoesNotExist:
+        return None
+
+
+def _polled_tracking(
+    succeeded: list[PollOutcome], *, labels: dict[int, str]
+) -> dict[int, cache.AccountTracking]:
+    """The polled accounts' tracking as it is after this flush's UPDATE of their rows (a
+    concurrent stop either committed before it, and is read here, or waits for it and
+    drops the cache after)."""
+    subscriptions = TrackingSubscription.objects.filter(
+        id__in=[o.subscription_id for o in succeeded]
+    ).only("account_id", "state", "last_error_kind", "interval")
+    return {s.account_id: account_tracking(s, label=labels[s.account_id]) for s in subscriptions}
 
 
 def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
@@ -126,36 +171,69 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
             labels=labels,
             alert_user_ids=alert_user_ids,
         )
+        tracking = _polled_tracking(succeeded, labels=labels)
         entries: cache.Entries = {}
         for o in succeeded:
-            rows = positions_payload(current.get(o.account_id, []), label=labels[o.account_id])
-            entries.setdefault(o.user_id, {})[o.account_id] = account_entry(rows, as_of=now)
+            label = labels[o.account_id]
+            rows = positions_payload(current.get(o.account_id, []), label=label)
+            entries.setdefault(o.user_id, {})[o.account_id] = account_entry(
+                rows,
+                as_of=now,
+                tracking=tracking.get(o.account_id) or account_tracking(None, label=label),
+            )
         cache.write(entries, fill=_other_accounts(succeeded))
 
 
 def _other_accounts(succeeded: list[PollOutcome]) -> cache.Entries:
-    """The cache entries of the polled users' other accounts that hold positions (to keep
-    each user's hash complete; ``HSETNX`` adds them only where missing)."""
+    """The cache entries of the polled users' other accounts that hold positions or are
+    tracked (to keep each user's hash complete; ``HSETNX`` adds them only where missing)."""
     if not succeeded:
         return {}
+    users = {o.user_id for o in succeeded}
+    polled = {o.account_id for o in succeeded}
     others = (
-        Position.objects.filter(user_id__in={o.user_id for o in succeeded})
-        .exclude(account_id__in={o.account_id for o in succeeded})
-        .select_related("account")
+        Position.objects.filter(user_id__in=users)
+        .exclude(account_id__in=polled)
+        .select_related("account__tracking")
     )
-    return entries_by_account(list(others))
+    entries = entries_by_account(list(others))
+    tracked = TrackingSubscription.objects.filter(user_id__in=users)
+    add_tracked_without_positions(entries, tracked.exclude(account_id__in=polled))
+    return entries
+
+
+def add_tracked_without_positions(
+    entries: cache.Entries, subscriptions: QuerySet[TrackingSubscription]
+) -> None:
+    """Add to ``entries`` the tracked (not stopped) accounts among ``subscriptions`` that
+    hold no position: empty, as of their last successful poll (None before the first),
+    with their tracking state (a paused one is stale though it shows nothing). A stopped
+    account without positions has nothing to show."""
+    for subscription in subscriptions.exclude(state=_STOPPED).select_related("account"):
+        accounts = entries.setdefault(subscription.user_id, {})
+        if subscription.account_id not in accounts:
+            accounts[subscription.account_id] = account_entry(
+                [],
+                as_of=subscription.last_success_at,
+                tracking=account_tracking(subscription, label=subscription.account.label),
+            )
 
 
 def entries_by_account(positions: list[Position]) -> cache.Entries:
-    """Cache entries for these positions (``account`` loaded), as of their last poll."""
+    """Cache entries for these positions (``account__tracking`` loaded), as of their last
+    poll."""
     grouped: dict[tuple[int, int], list[Position]] = {}
     for position in positions:
         grouped.setdefault((position.user_id, position.account_id), []).append(position)
     entries: cache.Entries = {}
     for (user_id, account_id), rows in grouped.items():
-        payload = positions_payload(rows, label=rows[0].account.label)
-        as_of = max(p.seen_at for p in rows)
-        entries.setdefault(user_id, {})[account_id] = account_entry(payload, as_of=as_of)
+        account = rows[0].account
+        payload = positions_payload(rows, label=account.label)
+        entries.setdefault(user_id, {})[account_id] = account_entry(
+            payload,
+            as_of=max(p.seen_at for p in rows),
+            tracking=account_tracking(_subscription(account), label=account.label),
+        )
     return entries
 
 
@@ -374,3 +452,7 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
             status=status, status_message=message, checked_at=now
         )
     record_service_events(kind=Kind.TRACKING_PAUSED, events=paused)
+    if paused:
+        # Their cached positions say "active": the next read refills them as paused.
+        users = {user_id for user_id, _ in paused}
+        transaction.on_commit(lambda: cache.drop_users(users))

@@ -11,4 +11,5 @@ urlpatterns = [
     ),
     path("positions", apis.PositionListApi.as_view(), name="positions"),
     path("positions/history", apis.PositionHistoryApi.as_view(), name="positions-history"),
+    path("positions/events", apis.PositionEventListApi.as_view(), name="positions-events"),
 ]

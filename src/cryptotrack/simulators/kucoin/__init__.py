@@ -45,6 +45,10 @@ the ``/_sim/`` control API (JSON)::
     DELETE /_sim/tickers/{symbol}          delist: the ticker answers 400100
     GET    /_sim/requests?api_key=&path=   -> {total, by_key_path}; DELETE resets
     GET|POST|DELETE /_sim/faults, DELETE /_sim/faults/{id}   (scope = the KC-API-KEY)
+    GET|POST|DELETE /_sim/scenarios, GET|DELETE /_sim/scenarios/{id}
+                                           {name: walk_to_liquidation|partial_close|flip,
+                                            api_key, symbol, steps?, step_seconds?, ...}:
+                                            scripted stories of a position (:mod:`.scenarios`)
 """
 
 from cryptotrack.simulators.kucoin.app import ENDPOINTS, KucoinSimApp

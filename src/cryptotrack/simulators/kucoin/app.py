@@ -48,6 +48,7 @@ from cryptotrack.simulators.kucoin.market import (
     add_ticker_routes,
 )
 from cryptotrack.simulators.kucoin.ratelimit import RateLimiter
+from cryptotrack.simulators.kucoin.scenarios import ScenarioBook, add_scenario_routes
 from cryptotrack.simulators.kucoin.state import SimulatorState
 from cryptotrack.simulators.kucoin.wallets import account_overview_payload, add_wallet_routes
 
@@ -134,6 +135,7 @@ class KucoinSimApp:
         self.drift = drift
         self.drift_interval = drift_interval
         self._rng = random.Random(seed)  # price noise, not security
+        self.scenarios = ScenarioBook(self.state)
         self._initial_config = self.config()
 
     # -- authentication ----------------------------------------------------------------
@@ -250,6 +252,7 @@ class KucoinSimApp:
     def reset(self) -> None:
         """Forget keys, prices, faults, counters and rate-limit windows, and restore the
         settings the simulator was created with."""
+        self.scenarios.reset()
         with self.state.lock:
             self.state.keys.clear()
             self.state.mark_prices.clear()
@@ -424,6 +427,7 @@ class KucoinSimApp:
         router.add_delete(f"{p}/requests", json_handler(request_counts))
         add_wallet_routes(app, state, prefix=p)
         add_fault_routes(app, self.faults, prefix=p)
+        add_scenario_routes(app, self.scenarios, prefix=p)
 
     # -- the application ---------------------------------------------------------------
 

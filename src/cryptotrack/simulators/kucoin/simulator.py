@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from cryptotrack.simulators.control import ControlClient
 from cryptotrack.simulators.faults import Fault, FaultKind
 from cryptotrack.simulators.kucoin.app import KucoinSimApp
 from cryptotrack.simulators.kucoin.keys import SimKey
@@ -227,6 +228,22 @@ class KucoinSimulator(ServedSimulator):
     def request_count(self, *, api_key: str | None = None, path: str | None = None) -> int:
         """Requests received (faulted and rejected ones included), optionally by key/path."""
         return self.sim.requests.count(scope=api_key, path=path)
+
+    def start_scenario(self, name: str, api_key: str, symbol: str, **params: Any) -> dict[str, Any]:
+        """Start a scripted scenario (:mod:`.scenarios`) through ``POST /_sim/scenarios``;
+        return its summary (``id``, ``state``, ``steps``...)."""
+        with ControlClient(self.url) as control:
+            started: dict[str, Any] = control.post(
+                "/scenarios", {"name": name, "api_key": api_key, "symbol": symbol, **params}
+            )
+        return started
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """Every scenario started since the last reset, with its state."""
+        return [s.summary() for s in self.sim.scenarios.scenarios.values()]
+
+    def stop_scenarios(self) -> None:
+        self.sim.scenarios.stop_all()
 
     def reset(self) -> None:
         """Forget keys, prices, faults, counters and rate-limit windows; restore the settings

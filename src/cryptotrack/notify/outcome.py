@@ -1,0 +1,59 @@
+"""One attempt to deliver a message, as the outbox needs to know it."""
+
+from __future__ import annotations
+
+import email.utils
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    DELIVERED = "delivered"
+    RETRY = "retry"  # timeout, transport failure, 408, 429, 5xx
+    FAILED = "failed"  # refused for good: another 4xx, a refused address, a bad answer
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one send did: the verdict, the HTTP status (None when no answer came), a short
+    error for the delivery log, and how long the receiver asked us to wait, if it did."""
+
+    verdict: Verdict
+    status: int | None = None
+    error: str = ""
+    retry_after: float | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.verdict == Verdict.DELIVERED
+
+
+def verdict_of(status: int) -> Verdict:
+    """The usual reading of an HTTP status for a push: 2xx delivered; 408, 429 and 5xx
+    worth another try; anything else (other 4xx, a redirect we do not follow) final."""
+    if 200 <= status < 300:
+        return Verdict.DELIVERED
+    if status in (408, 429) or status >= 500:
+        return Verdict.RETRY
+    return Verdict.FAILED
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: delta-seconds or an HTTP date; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, infinities
+        return None
+    return max(0.0, seconds)
