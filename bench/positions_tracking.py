@@ -1,10 +1,12 @@
 """Benchmark: the dispatcher + Celery worker(s) tracking N users against the KuCoin simulator.
 
     python -m bench positions_tracking -- --users 10000 --duration 120 [--workers 1]
+        [--position-alerts 3]
 
 Creates a scratch PostgreSQL database (dropped at the end), N users with encrypted KuCoin
 keys that hold one or two positions on an in-process KuCoin simulator, and N active
-subscriptions whose slots are spread over the interval. Then runs ``celery worker --beat``
+subscriptions whose slots are spread over the interval (and, with ``--position-alerts N``,
+N quiet position alerts per user, evaluated at every poll). Then runs ``celery worker --beat``
 (the dispatcher ticks in the embedded beat) for ``--duration`` seconds on the Redis broker
 and samples the database every second: each change of ``last_slot`` is one poll, and
 ``last_polled_at - last_slot`` its lateness against its due time. The first interval is
@@ -45,6 +47,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=1, help="worker processes (1 runs beat)")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
     parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument(
+        "--position-alerts",
+        type=int,
+        default=0,
+        help="position alerts per user (mixed kinds that do not fire on the bench's prices)",
+    )
     return parser.parse_args(argv)
 
 
@@ -62,8 +70,9 @@ def admin_sql(base_url: str, sql: str) -> None:
         conn.execute(sql)  # type: ignore[arg-type]
 
 
-def seed(users: int, interval: int) -> None:
-    """Users with the simulator's bench keys (encrypted), subscriptions spread over one interval."""
+def seed(users: int, interval: int, position_alerts: int = 0) -> None:
+    """Users with the simulator's bench keys (encrypted), subscriptions spread over one
+    interval, and ``position_alerts`` position alerts per user."""
     from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
 
@@ -106,6 +115,35 @@ def seed(users: int, interval: int) -> None:
     for subscription in subscriptions:
         subscription.account_id = account_of[subscription.user_id]
     TrackingSubscription.objects.bulk_create(subscriptions, batch_size=2000)
+    if position_alerts:
+        seed_position_alerts(list(ids.values()), position_alerts)
+
+
+def seed_position_alerts(user_ids: list[int], per_user: int) -> None:
+    """``per_user`` active position alerts for each user, cycling through the kinds with
+    thresholds the bench's still prices never reach (a 3x long or short sits ~33 % from its
+    liquidation, its PnL near 0): they are evaluated at every poll, and stay quiet."""
+    from decimal import Decimal
+
+    from cryptotrack.accounts.models import User
+    from cryptotrack.alerts.models import PositionAlert
+
+    Kind = PositionAlert.Kind
+    shapes: list[dict[str, Any]] = [
+        {"kind": Kind.LIQUIDATION_DISTANCE, "threshold": Decimal(2)},
+        {"kind": Kind.PNL_PERCENT, "threshold": Decimal(-50), "direction": "below"},
+        {"kind": Kind.EVENT, "events": ["closed", "side_flipped"]},
+        {"kind": Kind.PNL_AMOUNT, "threshold": Decimal(10**6), "direction": "above"},
+    ]
+    PositionAlert.objects.bulk_create(
+        [
+            PositionAlert(user_id=user_id, **shapes[n % len(shapes)])
+            for user_id in user_ids
+            for n in range(per_user)
+        ],
+        batch_size=5000,
+    )
+    User.objects.filter(pk__in=user_ids).update(has_position_alerts=True)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -166,7 +204,7 @@ def main(argv: list[str]) -> None:
 
         django.setup()
         started = time.monotonic()
-        seed(args.users, args.interval)
+        seed(args.users, args.interval, args.position_alerts)
         print(f"seeded {args.users} users in {time.monotonic() - started:.1f} s", flush=True)
         env = {**os.environ, "KUCOIN_SPOT_URL": sim_url, "KUCOIN_FUTURES_URL": sim_url}
         for n in range(args.workers):
@@ -233,7 +271,8 @@ def report(args: argparse.Namespace, workers: list[subprocess.Popen[Any]]) -> No
     missed = sum(1 for i in all_ids if polls_per_id.get(i, 0) < full_intervals)
     print(
         f"users={args.users} interval={args.interval}s workers={args.workers}x{args.concurrency} "
-        f"batch={args.batch_size} measured={window:.0f}s"
+        f"batch={args.batch_size} position_alerts={args.position_alerts} "
+        f"measured={window:.0f}s"
     )
     if not lateness:
         print("no polls observed: the worker did not run (see its output above)")

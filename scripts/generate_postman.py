@@ -5,8 +5,8 @@
     .venv/bin/python scripts/generate_postman.py --check    # exit 1 if they are stale
 
 The collection walks a new user through the API — sign up, sign in, account, API key,
-tracking, positions, quotes, alerts, clean-up — one request per step of ``WALKTHROUGH``
-below. What the schema says wins over what this file says: each step names an
+tracking, positions, quotes, alerts, position alerts, channels, clean-up — one request per
+step of ``WALKTHROUGH`` below. What the schema says wins over what this file says: each step names an
 ``operationId``, and its method and path, the documented success status it expects, the
 body fields it may send and the response fields its test script checks all come from the
 schema, so a renamed path or field changes the collection (or stops this script with an
@@ -439,7 +439,67 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
         ],
     ),
     (
-        "7. Notification channels",
+        "7. Position alerts",
+        [
+            Step(
+                "Warn me when a position is within 5 % of liquidation",
+                "position_alerts_create",
+                201,
+                body={"kind": "liquidation_distance", "threshold_percent": "5"},
+                save={"positionAlertId": "body.id"},
+                checks=('pm.expect(body.hysteresis_percent).to.eql("10");',),
+                description="Evaluated after every recorded poll of your accounts; it fires "
+                "once per crossing and re-arms past the threshold by the hysteresis.",
+            ),
+            Step(
+                "Tell me when a position closes",
+                "position_alerts_create",
+                201,
+                body={"kind": "event", "events": ["closed", "side_flipped"]},
+            ),
+            Step(
+                "My position alerts",
+                "position_alerts_list",
+                200,
+                checks=("pm.expect(body.count).to.be.at.least(2);",),
+            ),
+            Step(
+                "One position alert",
+                "position_alerts_read",
+                200,
+                path={"alert_id": "{{positionAlertId}}"},
+            ),
+            Step(
+                "Pause it",
+                "position_alerts_update",
+                200,
+                path={"alert_id": "{{positionAlertId}}"},
+                body={"status": "paused"},
+                checks=('pm.expect(body.status).to.eql("paused");',),
+            ),
+            Step(
+                "Re-arm it",
+                "position_alerts_activate",
+                200,
+                path={"alert_id": "{{positionAlertId}}"},
+                checks=('pm.expect(body.status).to.eql("active");',),
+            ),
+            Step(
+                "What it fired",
+                "position_alerts_firings",
+                200,
+                path={"alert_id": "{{positionAlertId}}"},
+            ),
+            Step(
+                "Delete it",
+                "position_alerts_delete",
+                204,
+                path={"alert_id": "{{positionAlertId}}"},
+            ),
+        ],
+    ),
+    (
+        "8. Notification channels",
         [
             Step(
                 "Add an email channel (to my account's address)",
@@ -505,7 +565,7 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
         ],
     ),
     (
-        "8. Clean up",
+        "9. Clean up",
         [
             Step(
                 "Revoke the API key",
@@ -584,6 +644,7 @@ def environment_values() -> list[tuple[str, str, str]]:
         ("apiKey", "", "secret"),
         ("apiKeyId", "", "default"),
         ("alertId", "", "default"),
+        ("positionAlertId", "", "default"),
         ("subAccountId", "", "default"),
     ]
 

@@ -70,6 +70,9 @@ def test_collection_walks_signup_to_alerts_in_order(generator: ModuleType) -> No
         "alerts_list",
         "alerts_activate",
         "alerts_delete",
+        "position_alerts_create",
+        "position_alerts_activate",
+        "position_alerts_delete",
     ]
     positions = [steps.index(operation) for operation in walk]
     # Quotes are forced before they are listed; otherwise the walk is in the order above.

@@ -347,6 +347,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PositionsSourceEnum": ["cache", "database"],
         "QuoteSourceEnum": "cryptotrack.quotes.models.Quote.Source",
+        "PositionAlertKindEnum": "cryptotrack.alerts.models.PositionAlert.Kind",
         "ChannelKindEnum": "cryptotrack.notify.models.Channel.Kind",
         "StateEnum": "cryptotrack.positions.models.TrackingSubscription.State",
         "PositionEventKindEnum": "cryptotrack.positions.models.PositionEvent.Kind",
@@ -413,6 +414,8 @@ if unknown_live_sources := sorted(set(QUOTES_LIVE_SOURCES) - set(LIVE_QUOTE_SOUR
 # Live quotes keep every point this many days, then only the last of each hour.
 QUOTES_LIVE_MINUTE_DAYS = env.int("QUOTES_LIVE_MINUTE_DAYS", default=7)
 ALERTS_MAX_PER_USER = env.int("ALERTS_MAX_PER_USER", default=100)
+# Position alerts a user may keep (active or paused; deleted ones do not count).
+POSITION_ALERTS_MAX_PER_USER = env.int("POSITION_ALERTS_MAX_PER_USER", default=100)
 
 # --- Celery ---------------------------------------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html

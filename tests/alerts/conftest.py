@@ -1,4 +1,5 @@
-"""Fixtures of the alert tests: the CoinGecko simulator, a real SMTP server, alert makers."""
+"""Fixtures of the alert tests: the CoinGecko and KuCoin simulators, a real SMTP server,
+alert makers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ import pytest
 
 from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 from tests.alerts.smtp_server import SmtpServer
+from tests.positions.conftest import kucoin_sim, make_trader
+
+__all__ = ["kucoin_sim", "make_trader"]  # position alerts' tests trade on the simulator
 
 FROM_EMAIL = "cryptotrack alerts <alerts@cryptotrack.test>"
 
@@ -64,5 +68,16 @@ def make_alert(make_user: Callable[..., Any]) -> Callable[..., Any]:
             direction=direction,
             status=status,
         )
+
+    return make
+
+
+@pytest.fixture
+def make_position_alert() -> Callable[..., Any]:
+    """Create a position alert through the service (as the API does), for ``user``."""
+    from cryptotrack.alerts import services
+
+    def make(user: Any, kind: str = "liquidation_distance", **fields: Any) -> Any:
+        return services.position_alert_create(user=user, kind=kind, **fields)
 
     return make

@@ -21,6 +21,10 @@ class User(AbstractUser):
     email_sign_in = models.BooleanField(
         default=True, help_text="Whether this user may sign in with their email."
     )
+    # Whether the user may have an active position alert (kept by the alert services in the
+    # transaction that changes one): a recorded poll of a user without any skips the alert
+    # evaluation without a query. A stale True costs one query; it is never stale False.
+    has_position_alerts = models.BooleanField(default=False)
 
     REQUIRED_FIELDS = ["name"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +25,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cryptotrack.alerts import coingecko, notifications, selectors
+from cryptotrack.alerts import coingecko, notifications, outbox, position_notifications, selectors
 from cryptotrack.alerts.models import Alert, AlertNotification
 from cryptotrack.core import metrics
 from cryptotrack.exchanges.errors import UpstreamError
@@ -48,19 +48,24 @@ class CheckReport:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def check_alerts(*, enqueue: Enqueue | None = None) -> CheckReport:
+def check_alerts(
+    *, enqueue: Enqueue | None = None, enqueue_firings: Enqueue | None = None
+) -> CheckReport:
     """Run one check: claim every active alert whose condition holds at the current price
     (``above``: price >= target, ``below``: price <= target), write one outbox row per
     claimed alert, and queue the rows' emails in batches once committed.
 
     ``enqueue`` receives each batch of notification ids (default: one
     ``send_alert_notifications`` task per batch). A CoinGecko failure ends the check
-    quietly (logged): the next check, one interval later, tries again.
+    quietly (logged): the next check, one interval later, tries again. Given
+    ``enqueue_firings`` (the task does), the check also sweeps the position alert outbox.
     """
     enqueue = enqueue or notifications.enqueue_delivery
     report = CheckReport()
     started = time.perf_counter()
     report.swept = notifications.requeue_stalled(enqueue=enqueue)
+    if enqueue_firings is not None:
+        report.swept += position_notifications.requeue_stalled(enqueue=enqueue_firings)
     report.timings["sweep"] = _lap(started)
 
     mark = time.perf_counter()
@@ -88,7 +93,7 @@ def check_alerts(*, enqueue: Enqueue | None = None) -> CheckReport:
         with transaction.atomic():
             ids = trigger_crossed(coin=coin, currency=currency, price=price, now=now)
             if ids:
-                batches = _batches(ids)
+                batches = outbox.batches(ids)
                 report.batches += len(batches)
                 for batch in batches:
                     transaction.on_commit(partial(enqueue, batch), robust=True)
@@ -208,11 +213,6 @@ def _db_time(value: datetime) -> Any:
 
 def _db_price(value: Decimal) -> Any:
     return connection.ops.adapt_decimalfield_value(value)
-
-
-def _batches(ids: Sequence[int]) -> list[list[int]]:
-    size = notifications.DELIVERY_BATCH_SIZE
-    return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
 def _lap(since: float) -> float:

@@ -1,4 +1,5 @@
-"""Reads of alerts: a user's list and one alert, and the pairs the monitor must price."""
+"""Reads of alerts: a user's list and one alert, the pairs the monitor must price, and
+position alerts with their firings."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from cryptotrack.accounts.models import User
-from cryptotrack.alerts.models import Alert
+from cryptotrack.alerts.models import Alert, PositionAlert, PositionAlertFiring
 from cryptotrack.core.exceptions import NotFound
 
 
@@ -68,3 +69,28 @@ def active_pairs() -> list[tuple[str, str]]:
         .distinct()
     )
     return list(rows)
+
+
+def position_alert_list(*, user: User, status: str | None = None) -> QuerySet[PositionAlert]:
+    """The user's position alerts, newest first; deleted ones only when asked by status."""
+    alerts = PositionAlert.objects.filter(user=user).select_related("account")
+    return alerts.filter(status=status) if status else alerts.exclude(status="deleted")
+
+
+def position_alert_get(*, user: User, alert_id: int) -> PositionAlert:
+    """The user's position alert (deleted ones too); another user's is NotFound."""
+    alert = PositionAlert.objects.filter(user=user, pk=alert_id).select_related("account").first()
+    if alert is None:
+        raise NotFound(f"No position alert {alert_id}.")
+    return alert
+
+
+def position_alert_firings(*, user: User, alert_id: int) -> QuerySet[PositionAlertFiring]:
+    """The firings of the user's position alert, newest first."""
+    alert = position_alert_get(user=user, alert_id=alert_id)
+    return PositionAlertFiring.objects.filter(alert=alert).order_by("-fired_at", "-id")
+
+
+def kept_position_alert_count(*, user: User) -> int:
+    """Position alerts that count against the cap: every one not deleted."""
+    return PositionAlert.objects.filter(user=user).exclude(status="deleted").count()

@@ -89,6 +89,14 @@ ALERT_EMAILS = Counter(
     "Alert emails, by outcome (sent, retried: transient SMTP failure, failed, cancelled).",
     ["outcome"],
 )
+POSITION_ALERTS_FIRED = Counter(
+    "cryptotrack_position_alerts_fired_total", "Position alert firings, by alert kind.", ["kind"]
+)
+POSITION_ALERT_EMAILS = Counter(
+    "cryptotrack_position_alert_emails_total",
+    "Position alert emails, by outcome (sent, retried, failed, cancelled).",
+    ["outcome"],
+)
 
 # -- quotes ---------------------------------------------------------------------------
 QUOTES_FETCHED = Counter(

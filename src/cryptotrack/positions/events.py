@@ -26,7 +26,9 @@ Kind = PositionEvent.Kind
 
 # Sent inside the transaction that recorded a flush of polls, after positions, history
 # and events are written: ``positions`` the succeeded accounts' current positions (a list
-# per account id, possibly empty), ``events`` the events made (baseline polls make none).
+# per account id, possibly empty), ``events`` the events made (baseline polls make none),
+# ``labels`` the flush's accounts' labels, ``alert_user_ids`` the flush's users that may
+# have position alerts (``User.has_position_alerts``; the others need no evaluation).
 positions_recorded = django.dispatch.Signal()
 
 

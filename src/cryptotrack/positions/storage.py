@@ -148,12 +148,18 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
     if not outcomes:
         return
     with transaction.atomic():
-        labels = dict(
-            ExchangeAccount.objects.select_for_update(no_key=True)
+        locked = (
+            ExchangeAccount.objects.select_for_update(no_key=True, of=("self",))
             .filter(id__in=sorted({o.account_id for o in outcomes}))
             .order_by("id")
-            .values_list("id", "label")
+            .values_list("id", "label", "user_id", "user__has_position_alerts")
         )
+        labels: dict[int, str] = {}
+        alert_user_ids: set[int] = set()
+        for account_id, label, user_id, has_position_alerts in locked:
+            labels[account_id] = label
+            if has_position_alerts:
+                alert_user_ids.add(user_id)
         outcomes = [o for o in outcomes if o.account_id in labels]
         succeeded = [o for o in outcomes if o.positions is not None]
         current, events = _store_positions(succeeded, labels=labels, now=now)
@@ -162,6 +168,8 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
             sender=PositionEvent,
             positions={o.account_id: current.get(o.account_id, []) for o in succeeded},
             events=events,
+            labels=labels,
+            alert_user_ids=alert_user_ids,
         )
         tracking = _polled_tracking(succeeded, labels=labels)
         entries: cache.Entries = {}
