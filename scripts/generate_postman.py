@@ -5,13 +5,14 @@
     .venv/bin/python scripts/generate_postman.py --check    # exit 1 if they are stale
 
 The collection walks a new user through the API — sign up, sign in, account, API key,
-tracking, positions, quotes, alerts, position alerts, channels, clean-up — one request per
-step of ``WALKTHROUGH`` below. What the schema says wins over what this file says: each
-step names an ``operationId``, and its method and path, the documented success status it expects, the
-body fields it may send and the response fields its test script checks all come from the
-schema, so a renamed path or field changes the collection (or stops this script with an
-error) instead of leaving a stale request behind. ``tests/test_postman_collection.py``
-fails when the committed files differ from a fresh generation.
+tracking, positions, quotes, alerts, position alerts, channels, clean-up — one request
+per step of ``WALKTHROUGH`` below. What the schema says wins over what this file says:
+each step names an ``operationId``, and its method and path, the documented success
+status it expects, the body fields it may send and the response fields its test script
+checks all come from the schema, so a renamed path or field changes the collection (or
+stops this script with an error) instead of leaving a stale request behind.
+``tests/test_postman_collection.py`` fails when the committed files differ from a fresh
+generation.
 
 Every request's test script asserts its status code and the documented required fields,
 and saves what later steps need (tokens, the API key, the alert id) into the environment.
