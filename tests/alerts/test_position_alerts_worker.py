@@ -8,8 +8,7 @@ Marks are moved through the simulator; each step waits until a poll has recorded
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +22,7 @@ from cryptotrack.positions.tasks import poll_subscriptions
 from cryptotrack.simulators.kucoin import KucoinSimulator
 from tests.alerts.conftest import FROM_EMAIL
 from tests.alerts.smtp_server import SmtpServer
-from tests.support.processes import CeleryWorker, free_port, wait_until
+from tests.support.processes import CeleryWorker, free_port, running, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -54,18 +53,6 @@ def worker_env(
         "COINGECKO_URL": nowhere,
         "ALPHAVANTAGE_URL": f"{nowhere}/query",
     }
-
-
-@contextmanager
-def running(worker: CeleryWorker) -> Iterator[CeleryWorker]:
-    """Start the worker; on a failed assertion, show the end of its log."""
-    worker.start()
-    try:
-        yield worker
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n--- worker log ---\n{worker.log()[-6000:]}") from exc
-    finally:
-        worker.stop()
 
 
 def _mark_for(payload: dict[str, Any], distance: str) -> Decimal:

@@ -4,8 +4,7 @@ environment (a check every second)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from cryptotrack.alerts.models import Alert, AlertNotification
 from cryptotrack.simulators.coingecko import CoinGeckoSimulator
 from tests.alerts.conftest import FROM_EMAIL
 from tests.alerts.smtp_server import SmtpServer
-from tests.support.processes import CeleryWorker, free_port, wait_until
+from tests.support.processes import CeleryWorker, free_port, running, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,18 +35,6 @@ def worker_env(
         # Nothing else of the beat schedule should reach the outside world.
         "ALPHAVANTAGE_URL": f"http://127.0.0.1:{free_port()}/query",
     }
-
-
-@contextmanager
-def running(worker: CeleryWorker) -> Iterator[CeleryWorker]:
-    """Start the worker; on a failed assertion, show the end of its log."""
-    worker.start()
-    try:
-        yield worker
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n--- worker log ---\n{worker.log()[-6000:]}") from exc
-    finally:
-        worker.stop()
 
 
 def _checks(coingecko: CoinGeckoSimulator, more: int) -> None:

@@ -15,7 +15,8 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
@@ -330,3 +331,15 @@ def var_after_first_run(template: Path, var_dir: Path) -> Path:
     for name in FIRST_RUN_FILES:
         shutil.copy2(template / name, var_dir / name)
     return var_dir
+
+
+@contextmanager
+def running(worker: CeleryWorker) -> Iterator[CeleryWorker]:
+    """Start the worker; on a failed assertion, show the end of its log; always stop it."""
+    worker.start()
+    try:
+        yield worker
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n--- worker log ---\n{worker.log()[-6000:]}") from exc
+    finally:
+        worker.stop()
