@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HOLD_SUBSCRIPTION = (
     "INSERT INTO positions_trackingsubscription (user_id, account_id, state, symbols,"
     " interval, next_poll_at, consecutive_failures, last_error_kind, last_error_message,"
-    " created_at, updated_at)"
-    " VALUES (%s, %s, 'stopped', '[]', interval '30 seconds', now(), 0, '', '', now(), now())"
+    " events_baseline_pending, created_at, updated_at)"
+    " VALUES (%s, %s, 'stopped', '[]', interval '30 seconds', now(), 0, '', '', true,"
+    " now(), now())"
 )
 
 
