@@ -39,8 +39,13 @@ migrations-check:  ## fail when a model change has no migration
 	@$(PY) -m cryptotrack makemigrations --check --dry-run >/dev/null || \
 		(echo "Missing migrations: run '$(PY) -m cryptotrack makemigrations'" >&2; exit 1)
 
+# Two pytest processes (pytest-xdist), each with a test database, Celery queue and cache
+# prefix of its own (tests/conftest.py); a module stays on one of them (--dist loadfile), so
+# its module-scoped servers start once. Most of the suite's time is tests waiting on
+# processes and timers, not CPU: two halve it on a 2-core machine. PYTEST_WORKERS=0: one.
+PYTEST_WORKERS ?= 2
 pytest:
-	@$(PY) -m pytest $(PYTEST_ARGS)
+	@$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install  ## run the benchmarks in bench/ (see bench/README.md)
 	@./scripts/with-services.sh $(PY) -m bench $(BENCH_ARGS)

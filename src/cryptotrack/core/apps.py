@@ -9,6 +9,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
+        from cryptotrack import celery  # noqa: F401 - the app every shared_task sends through
         from cryptotrack.core import checks  # noqa: F401 - registers the deploy checks
 
         request_finished.connect(unbind_request_id, dispatch_uid="cryptotrack-unbind-request-id")
