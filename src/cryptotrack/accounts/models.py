@@ -24,7 +24,9 @@ class User(AbstractUser):
     # Whether the user may have an active position alert (kept by the alert services in the
     # transaction that changes one): a recorded poll of a user without any skips the alert
     # evaluation without a query. A stale True costs one query; it is never stale False.
-    has_position_alerts = models.BooleanField(default=False)
+    # A database default too: rows inserted without it (older code during a rolling deploy,
+    # raw SQL) get False instead of failing.
+    has_position_alerts = models.BooleanField(default=False, db_default=False)
 
     REQUIRED_FIELDS = ["name"]
 

@@ -43,8 +43,9 @@ class TrackingSubscription(models.Model):
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
     # Set when tracking starts: the next recorded poll is the baseline of position events
-    # (the positions it finds were already open, so none of them is "opened").
-    events_baseline_pending = models.BooleanField(default=True)
+    # (the positions it finds were already open, so none of them is "opened"). A database
+    # default too, for rows inserted without it (older code in a rolling deploy, raw SQL).
+    events_baseline_pending = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
