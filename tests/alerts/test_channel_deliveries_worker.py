@@ -185,3 +185,30 @@ def test_retries_until_delivered_and_a_410_is_final(
     gone_channel, flaky_channel = (Channel.objects.get(pk=c["id"]) for c in (gone, flaky))
     assert (gone_channel.consecutive_failures, gone_channel.flagged_at is not None) == (1, True)
     assert (flaky_channel.consecutive_failures, flaky_channel.flagged_at) == (0, None)
+
+
+def test_a_private_webhook_target_is_refused_at_send_time(
+    channels_env: dict[str, str],
+    coingecko: CoinGeckoSimulator,
+    smtp: SmtpServer,
+    messengers: MessengersSimulator,
+    api: Any,
+) -> None:
+    # Made while private targets were allowed; the worker runs with them refused.
+    local = make_channel(api, "webhook", "local", {"url": f"{messengers.base_url}/webhooks/a"})
+    assert "127.0.0.1" in local["config"]["url"]
+    make_alert(api, [local["id"]])
+    make_alert(api, [], target="90000")
+
+    with running(CeleryWorker(channels_env | {"WEBHOOK_ALLOW_PRIVATE": "false"}, beat=True)):
+        _checks(coingecko, 1)
+        coingecko.set_price("bitcoin", "usd", "71000")
+        wait_until(lambda: Delivery.objects.exists() and settled(), timeout=30, what="refusal")
+
+    refused = Delivery.objects.get()
+    assert (refused.state, refused.attempts) == ("failed", 1)
+    assert "refused" in refused.last_error
+    ((outcome, status),) = refused.attempts_made.values_list("outcome", "status_code")
+    assert (outcome, status) == ("failed", None)
+    assert messengers.counter.count(path="/webhooks/a") == 0  # nothing sent
+    assert smtp.received() == []
