@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from cryptotrack.notify import messengers, webhooks
-from cryptotrack.notify.outcome import Verdict, retry_after_seconds
+from cryptotrack.notify.outcome import Verdict
 from cryptotrack.notify.transport import Push, send
 from cryptotrack.simulators.messengers.simulator import MessengersSimulator
 from tests.fixtures import UPSTREAM_SAMPLES
@@ -162,18 +162,3 @@ def test_discord_slack_and_ntfy_deliver_and_refuse(
         deliver(messengers.discord_push(f"{base}/api/webhooks/1/a", text="hi"), http)
     )
     assert (limited.verdict, limited.retry_after) == (Verdict.RETRY, 64.57)
-
-
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [("120", 120.0), ("1.5", 1.5), ("-3", 0.0), ("nan", None), ("inf", None), ("soon", None)],
-)
-def test_retry_after_reads_seconds_and_refuses_nonsense(value: str, seconds: float | None) -> None:
-    assert retry_after_seconds(value) == seconds
-
-
-def test_retry_after_reads_an_http_date() -> None:
-    later = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(time.time() + 60))
-    waited = retry_after_seconds(later)
-    assert waited is not None
-    assert 55 <= waited <= 61

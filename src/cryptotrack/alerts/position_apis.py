@@ -25,7 +25,7 @@ from cryptotrack.alerts.models import (
     PositionAlertFiring,
 )
 from cryptotrack.core.fields import DecimalField, IntegerField
-from cryptotrack.core.pagination import PageNumberPagination
+from cryptotrack.core.pagination import PageNumberPagination, parse_page_params, parse_per_page
 from cryptotrack.positions.apis import symbol_field
 from cryptotrack.positions.models import PositionEvent
 
@@ -325,6 +325,9 @@ class PositionAlertFiringsApi(APIView):
         responses={200: PositionAlertFiringOutput(many=True)},
     )
     def get(self, request: Request, alert_id: int) -> Response:
+        # The query first: a malformed page or per_page is a 400 whatever the id.
+        parse_page_params(request)
+        parse_per_page(request)
         firings = selectors.position_alert_firings(user=current_user(request), alert_id=alert_id)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(firings, request, view=self)

@@ -13,7 +13,8 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from cryptotrack.notify.outcome import Attempt, Verdict, retry_after_seconds, verdict_of
+from cryptotrack.exchanges.retry import parse_retry_after
+from cryptotrack.notify.outcome import Attempt, Verdict, verdict_of
 from cryptotrack.notify.transport import Answer, Push, no_answer
 
 TELEGRAM_TEXT_LIMIT = 4096
@@ -34,7 +35,7 @@ def _json_of(answer: Answer) -> dict[str, Any]:
 
 
 def _number(value: object) -> float | None:
-    return retry_after_seconds(str(value)) if isinstance(value, int | float) else None
+    return parse_retry_after(str(value)) if isinstance(value, int | float) else None
 
 
 def _read(answer: Answer, error: str, retry_after: float | None = None) -> Attempt:
@@ -42,7 +43,7 @@ def _read(answer: Answer, error: str, retry_after: float | None = None) -> Attem
         return no_answer(answer)
     verdict = verdict_of(answer.status)
     if retry_after is None:
-        retry_after = retry_after_seconds(answer.headers.get("Retry-After"))
+        retry_after = parse_retry_after(answer.headers.get("Retry-After"))
     return Attempt(verdict, status=answer.status, error=error, retry_after=retry_after)
 
 

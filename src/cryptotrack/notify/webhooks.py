@@ -19,7 +19,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from cryptotrack.notify.outcome import Attempt, retry_after_seconds, verdict_of
+from cryptotrack.exchanges.retry import parse_retry_after
+from cryptotrack.notify.outcome import Attempt, verdict_of
 from cryptotrack.notify.transport import Answer, Push, no_answer
 
 SIGNATURE_HEADER = "X-Cryptotrack-Signature"
@@ -93,5 +94,5 @@ def read_webhook_answer(answer: Answer) -> Attempt:
         verdict,
         status=answer.status,
         error=error,
-        retry_after=retry_after_seconds(answer.headers.get("Retry-After")),
+        retry_after=parse_retry_after(answer.headers.get("Retry-After")),
     )
