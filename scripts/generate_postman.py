@@ -563,6 +563,22 @@ WALKTHROUGH: list[tuple[str, list[Step]]] = [
                 204,
                 path={"channel_id": "{{webhookChannelId}}"},
             ),
+            Step(
+                "The delivery log (an API key may read it)",
+                "deliveries_list",
+                200,
+                auth="api_key",
+                checks=("pm.expect(body.results).to.be.an('array');",),
+                description="One row per alert firing and channel (alerts with `channels`), "
+                "each attempt with its outcome, HTTP status and error.",
+            ),
+            Step(
+                "Failed deliveries on my email channel (filters)",
+                "deliveries_list",
+                200,
+                query={"channel": "{{emailChannelId}}", "status": "failed"},
+                checks=("pm.expect(body.count).to.eql(0);",),
+            ),
         ],
     ),
     (

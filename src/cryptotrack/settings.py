@@ -487,6 +487,14 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cryptotrack <alerts@
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
 NOTIFY_TIMEOUT_SECONDS = env.float("NOTIFY_TIMEOUT_SECONDS", default=10.0)
 TELEGRAM_API_URL = env.str("TELEGRAM_API_URL", default="https://api.telegram.org")
+# A delivery that keeps failing with a retryable answer is retried this long after it was
+# made (backoff with full jitter from the base up to the ceiling, never sooner than the
+# receiver's Retry-After), then `failed`. A channel is flagged after this many deliveries
+# in a row failed for good; a success clears the flag.
+NOTIFY_RETRY_HOURS = env.float("NOTIFY_RETRY_HOURS", default=24.0)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=1.0)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=300.0)
+NOTIFY_FLAG_AFTER_FAILURES = env.int("NOTIFY_FLAG_AFTER_FAILURES", default=5)
 
 # --- Security headers (production) ----------------------------------------------------
 # `manage.py check --deploy` is clean with the production defaults. Production sits

@@ -49,6 +49,7 @@ def test_create_each_kind_answers_the_alert_as_stored(user_client: APIClient) ->
         "events": None,
         "hysteresis_percent": "10",
         "status": "active",
+        "channels": [],
         "created_at": liquidation["created_at"],
         "updated_at": liquidation["updated_at"],
     }

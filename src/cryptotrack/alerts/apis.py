@@ -9,7 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.alerts import selectors, services
 from cryptotrack.alerts.models import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, Alert
-from cryptotrack.core.fields import DecimalField
+from cryptotrack.core.fields import DecimalField, IntegerField
 from cryptotrack.core.pagination import PageNumberPagination
 
 MAX_TARGET_PRICE = Decimal(10) ** 12
@@ -80,9 +80,27 @@ class CurrencyField(serializers.CharField):
         return str(super().to_internal_value(data)).lower()
 
 
+MAX_ALERT_CHANNELS = 20
+
+
+def alert_channels_field(**kwargs: Any) -> serializers.ListField:
+    """``channels`` of an alert's input: ids of the caller's notification channels."""
+    return serializers.ListField(
+        child=IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        max_length=MAX_ALERT_CHANNELS,
+        help_text=(
+            "Ids of your notification channels (/api/v1/channels): each firing is delivered "
+            "once to each. Empty or omitted: one email to your account's address."
+        ),
+        **kwargs,
+    )
+
+
 class AlertOutput(serializers.ModelSerializer[Alert]):
     target_price = PlainDecimalField()
     triggered_price = PlainDecimalField(allow_null=True)
+    channels = serializers.SerializerMethodField(help_text="Where firings go; empty: by email.")
 
     class Meta:
         model = Alert
@@ -97,7 +115,17 @@ class AlertOutput(serializers.ModelSerializer[Alert]):
             "triggered_at",
             "triggered_price",
             "last_notified_at",
+            "channels",
         ]
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_channels(self, alert: Alert) -> list[int]:
+        return alert_channel_ids(alert)
+
+
+def alert_channel_ids(alert: Alert | Any) -> list[int]:
+    """The ids of an alert's channels, in order (prefetched by the list selectors)."""
+    return sorted(channel.pk for channel in alert.channels.all())
 
 
 class AlertListApi(APIView):
@@ -120,6 +148,7 @@ class AlertListApi(APIView):
             required=False,
             help_text="Inferred from the current price when omitted.",
         )
+        channels = alert_channels_field()
 
         class Meta:
             ref_name = "AlertCreateInput"
@@ -159,6 +188,7 @@ class AlertDetailApi(APIView):
         currency = CurrencyField(required=False)
         target_price = TargetPriceField(required=False)
         direction = serializers.ChoiceField(choices=Alert.Direction.choices, required=False)
+        channels = alert_channels_field()
 
         class Meta:
             ref_name = "AlertUpdateInput"

@@ -56,6 +56,9 @@ class Alert(models.Model):
     triggered_price = price_field(null=True, blank=True)
     last_notified_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # Where a firing is delivered (one ``notify.Delivery`` each); none: one email to the
+    # account's address, as the alert's own outbox row.
+    channels = models.ManyToManyField("notify.Channel", blank=True, related_name="price_alerts")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -194,6 +197,8 @@ class PositionAlert(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
+    # As for price alerts: where a firing is delivered; none: by email.
+    channels = models.ManyToManyField("notify.Channel", blank=True, related_name="position_alerts")
 
     class Meta:
         ordering = ["-created_at", "-id"]

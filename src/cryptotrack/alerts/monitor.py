@@ -19,16 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from cryptotrack.alerts import coingecko, notifications, outbox, position_notifications, selectors
+from cryptotrack.alerts import coingecko, notifications, position_notifications, selectors
 from cryptotrack.alerts.models import Alert, AlertNotification
 from cryptotrack.core import metrics
 from cryptotrack.exchanges.errors import UpstreamError
+from cryptotrack.notify import deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ class CheckReport:
 
 
 def check_alerts(
-    *, enqueue: Enqueue | None = None, enqueue_firings: Enqueue | None = None
+    *,
+    enqueue: Enqueue | None = None,
+    enqueue_firings: Enqueue | None = None,
+    enqueue_deliveries: Enqueue | None = None,
 ) -> CheckReport:
     """Run one check: claim every active alert whose condition holds at the current price
     (``above``: price >= target, ``below``: price <= target), write one outbox row per
@@ -58,7 +61,9 @@ def check_alerts(
     ``enqueue`` receives each batch of notification ids (default: one
     ``send_alert_notifications`` task per batch). A CoinGecko failure ends the check
     quietly (logged): the next check, one interval later, tries again. Given
-    ``enqueue_firings`` (the task does), the check also sweeps the position alert outbox.
+    ``enqueue_firings`` (the task does), the check also sweeps the position alert outbox,
+    and given ``enqueue_deliveries`` the deliveries to notification channels (whose tasks
+    it also queues; default: one ``send_deliveries`` task per batch).
     """
     enqueue = enqueue or notifications.enqueue_delivery
     report = CheckReport()
@@ -66,6 +71,8 @@ def check_alerts(
     report.swept = notifications.requeue_stalled(enqueue=enqueue)
     if enqueue_firings is not None:
         report.swept += position_notifications.requeue_stalled(enqueue=enqueue_firings)
+    if enqueue_deliveries is not None:
+        report.swept += deliveries.requeue_stalled(enqueue=enqueue_deliveries)
     report.timings["sweep"] = _lap(started)
 
     mark = time.perf_counter()
@@ -93,10 +100,10 @@ def check_alerts(
         with transaction.atomic():
             ids = trigger_crossed(coin=coin, currency=currency, price=price, now=now)
             if ids:
-                batches = outbox.batches(ids)
-                report.batches += len(batches)
-                for batch in batches:
-                    transaction.on_commit(partial(enqueue, batch), robust=True)
+                routed = deliveries.route_price_firings(ids)
+                report.batches += deliveries.queue_routed(
+                    routed, enqueue_emails=enqueue, enqueue=enqueue_deliveries
+                )
         report.triggered += len(ids)
     report.timings["trigger_and_enqueue"] = _lap(mark)
     report.timings["total"] = _lap(started)

@@ -114,7 +114,7 @@ def _moot(note: AlertNotification) -> str | None:
     return None
 
 
-def _put_to_sleep(note: AlertNotification, now: datetime) -> None:
+def put_to_sleep(note: AlertNotification, now: datetime) -> None:
     Alert.objects.filter(pk=note.alert_id).update(last_notified_at=now, updated_at=now)
     # Only this crossing puts the alert to sleep: not an alert re-armed (or deleted) since.
     Alert.objects.filter(
@@ -126,9 +126,8 @@ PRICE_ALERTS = outbox.Outbox(
     name="Alert",
     model=AlertNotification,
     related=("alert__user",),
-    owner=lambda note: note.alert.user,
     moot=_moot,
-    compose=compose_email,
+    open_sender=lambda: outbox.SmtpSender(compose_email),
     counter=metrics.ALERT_EMAILS,
-    on_sent=_put_to_sleep,
+    on_sent=put_to_sleep,
 )

@@ -1,26 +1,29 @@
-"""The outbox state machine: one email per row, however often a task runs or a worker dies.
+"""The outbox state machine: one message per row, however often a task runs or a worker dies.
 
-Every outbox (price alert notifications, position alert firings) is a model built on
-``models.OutboxRow`` and described by an ``Outbox``: what the row's email says, when it
-is moot (its alert deleted), what happens once it is sent. Each row moves
-``pending -> sending -> sent`` through conditional UPDATEs:
+Every outbox (price alert notifications, position alert firings, channel deliveries) is a
+model built on ``models.OutboxRow`` and described by an ``Outbox``: how its rows are sent
+(a ``Sender``: one SMTP connection for the email outboxes, ``notify.senders`` for the
+deliveries to notification channels), when a row is moot (its alert deleted), what
+happens once it is sent, and its retry policy. Each row moves ``pending -> sending ->
+sent`` through conditional UPDATEs:
 
 * **claim**: ``pending`` (or ``sending`` whose lease ran out) becomes ``sending`` with
   ``attempts + 1`` and a lease (``due_at``) longer than any one SMTP exchange can last.
   Only one sender can win that UPDATE, so two tasks holding the same id (a redelivered
   message, the monitor's sweep, a Celery retry) never both send;
-* **send** over the already open SMTP connection, with a ``Message-ID`` fixed per row;
+* **send** through the outbox's sender, which says how it went (an ``Attempt``: delivered,
+  retry or failed); an email keeps a ``Message-ID`` fixed per row, a delivery its
+  ``delivery_id``;
 * **record**: ``sent`` (and the outbox's ``on_sent``) right after the server's ``250``,
   only if our claim (its ``attempts`` value) still stands.
 
-SMTP failures: a transient one (server down or refusing with 4xx, timeout) puts the row
-back to ``pending`` with a backoff and the task retries; a permanent one (5xx for this
-message) marks it ``failed``. Exactly-once holds except in one window: a worker killed
-after the server accepted the message and before ``sent`` was committed. Then the lease
-runs out and the row is sent again (at-least-once, chosen over losing the alert), with
-the same ``Message-ID``, so mail clients that deduplicate show it once.
-
-The notification-channels issue adds senders per channel kind on this same machine.
+A ``retry`` (SMTP server down or refusing with 4xx, timeout; a 5xx/429 from a receiver)
+puts the row back to ``pending`` with a backoff and the task retries; ``failed`` (a 5xx
+from SMTP for this message, a final 4xx) marks it ``failed``. Exactly-once holds except
+in one window: a worker killed after the server accepted the message and before ``sent``
+was committed. Then the lease runs out and the row is sent again (at-least-once, chosen
+over losing the alert), with the same ``Message-ID`` (or delivery id), so receivers that
+deduplicate show it once.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
-from typing import Any
+from functools import partial
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -41,6 +45,7 @@ from django.utils import timezone
 
 from cryptotrack.alerts.models import OutboxRow, OutboxState
 from cryptotrack.exchanges.retry import backoff_delay
+from cryptotrack.notify.outcome import Attempt, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -58,25 +63,92 @@ State = OutboxState
 Enqueue = Callable[[list[int]], None]
 
 
+class Sender(Protocol):
+    """Sends one claimed row and says how it went; closed once at the end of a run."""
+
+    def send(self, row: Any) -> Attempt: ...
+
+    def close(self) -> None: ...
+
+
+def _attempts_used_up(now: datetime) -> Q:
+    return Q(attempts__gte=MAX_ATTEMPTS)
+
+
+def _gave_enough_attempts(row: Any) -> bool:
+    return bool(row.attempts >= MAX_ATTEMPTS)
+
+
+def _backoff_after(row: Any, attempt: Attempt) -> float:
+    return retry_delay(row.attempts)
+
+
+def _nothing(*args: Any) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class Outbox:
-    """One outbox: its row model and what is particular to its emails.
+    """One outbox: its row model, its sender and what is particular to its rows.
 
-    ``related``: what ``select_related`` loads with a claimed row (its alert's user at
-    least). ``owner``: the user the row's email goes to. ``moot``: why the row must not be
-    sent any more (``None``: send it). ``compose``: the email. ``on_sent``: called in the
-    transaction that records the send, with the row and the time. ``counter``: the
-    Prometheus counter of emails by ``outcome``.
+    ``related``: what ``select_related`` loads with a claimed row. ``moot``: why the row
+    must not be sent any more (``None``: send it). ``open_sender``: a sender for one run.
+    ``on_sent``: called in the transaction that records the send, with the row and the
+    time; ``on_failed``: called when a row is given up; ``on_attempt``: called after every
+    send with what it did. ``counter``: the Prometheus counter of rows by ``outcome``.
+
+    The retry policy: ``give_up`` (the claimed row has had its last try), ``next_try`` (s
+    until the next try after a ``retry``), ``exhausted`` (the same as ``give_up``, as a
+    filter, for the sweep) and ``stop_on_retry`` (a ``retry`` ends the run and the rest is
+    retried with the row, as when an SMTP server is down; otherwise only that row is).
     """
 
     name: str
     model: type[OutboxRow]
     related: tuple[str, ...]
-    owner: Callable[[Any], Any]
     moot: Callable[[Any], str | None]
-    compose: Callable[[Any], EmailMessage]
+    open_sender: Callable[[], Sender]
     counter: Any
-    on_sent: Callable[[Any, datetime], None] = lambda row, now: None
+    noun: str = "email"
+    on_sent: Callable[[Any, datetime], None] = _nothing
+    on_failed: Callable[[Any], None] = _nothing
+    on_attempt: Callable[[Any, Attempt], None] = _nothing
+    give_up: Callable[[Any], bool] = _gave_enough_attempts
+    next_try: Callable[[Any, Attempt], float] = _backoff_after
+    exhausted: Callable[[datetime], Q] = _attempts_used_up
+    lease: Callable[[], float] = lambda: lease_seconds()
+    stop_on_retry: bool = True
+
+
+class SmtpSender:
+    """The email outboxes' sender: one SMTP connection per run, opened at the first email."""
+
+    def __init__(self, compose: Callable[[Any], EmailMessage]) -> None:
+        self.compose = compose
+        self.connection = get_connection(fail_silently=False)
+        self.opened = False
+
+    def send(self, row: Any) -> Attempt:
+        email = self.compose(row)
+        if not any(email.to):
+            return Attempt(Verdict.FAILED, error="the account has no email address")
+        try:
+            if not self.opened:
+                self.connection.open()
+                self.opened = True
+            self.connection.send_messages([email])
+        except (smtplib.SMTPException, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            return Attempt(Verdict.FAILED if _is_permanent(exc) else Verdict.RETRY, error=error)
+        return Attempt(Verdict.DELIVERED, status=250)
+
+    def close(self) -> None:
+        if not self.opened:
+            return
+        try:
+            self.connection.close()
+        except (smtplib.SMTPException, OSError):
+            logger.debug("SMTP connection did not close cleanly", exc_info=True)
 
 
 @dataclass
@@ -89,6 +161,8 @@ class DeliveryOutcome:
     cancelled: list[int] = field(default_factory=list)
     retry_ids: list[int] = field(default_factory=list)
     retry_in: float = 0.0
+    # Outboxes that do not stop on a retry: each row to try again, and in how many s.
+    later: list[tuple[int, float]] = field(default_factory=list)
 
 
 def lease_seconds() -> float:
@@ -109,6 +183,15 @@ def batches(ids: Sequence[int]) -> list[list[int]]:
     return [list(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
+def enqueue_on_commit(ids: Sequence[int], enqueue: Enqueue) -> int:
+    """Queue these rows in batches once the current transaction commits (a task never
+    looks for a row that is not there yet); return the number of batches."""
+    chunks = batches(ids)
+    for batch in chunks:
+        transaction.on_commit(partial(enqueue, batch), robust=True)
+    return len(chunks)
+
+
 def message_id(*, kind: str, alert_id: int, row_id: int) -> str:
     """The same ``Message-ID`` on every attempt for a row: a resend can be recognised."""
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "cryptotrack"
@@ -116,94 +199,76 @@ def message_id(*, kind: str, alert_id: int, row_id: int) -> str:
 
 
 def deliver(outbox: Outbox, row_ids: Sequence[int]) -> DeliveryOutcome:
-    """Send the email of each row we can claim, in order, over one SMTP connection.
+    """Send each row we can claim, in order, through one sender.
 
-    Rows already sent, cancelled, failed or claimed by a live sender are skipped. On a
-    transient SMTP failure the run stops: the failed row goes back to ``pending`` and it
-    and the rest are returned in ``retry_ids`` (with ``retry_in``) for the caller's retry.
+    Rows already sent, cancelled, failed or claimed by a live sender are skipped. After a
+    ``retry`` the row goes back to ``pending``; with ``stop_on_retry`` the run stops and it
+    and the rest are returned in ``retry_ids`` (with ``retry_in``), otherwise the row alone
+    is returned in ``later`` and the run goes on.
     """
     outcome = DeliveryOutcome()
     ids = list(dict.fromkeys(row_ids))
-    connection = get_connection(fail_silently=False)
-    opened = False
+    sender = outbox.open_sender()
     try:
         for index, row_id in enumerate(ids):
             row = _claim(outbox, row_id)
             if row is None:
                 outcome.skipped.append(row_id)
                 continue
-            if (reason := _unsendable(outbox, row)) is not None:
-                state, error = reason
-                _finish(outbox, row, state, error)
-                (outcome.cancelled if state == State.CANCELLED else outcome.failed).append(row.pk)
+            if (why := outbox.moot(row)) is not None:
+                _finish(outbox, row, State.CANCELLED, why)
+                outcome.cancelled.append(row.pk)
                 continue
-            try:
-                if not opened:
-                    connection.open()
-                    opened = True
-                connection.send_messages([outbox.compose(row)])
-            except (smtplib.SMTPException, OSError) as exc:
-                if _failed_send(outbox, row, exc, outcome, rest=ids[index:]):
-                    return outcome
-                continue
-            (outcome.sent if _record_sent(outbox, row) else outcome.skipped).append(row.pk)
+            attempt = sender.send(row)
+            outbox.on_attempt(row, attempt)
+            if attempt.delivered:
+                (outcome.sent if _record_sent(outbox, row) else outcome.skipped).append(row.pk)
+            elif _failed_send(outbox, row, attempt, outcome, rest=ids[index:]):
+                return outcome
     finally:
-        if opened:
-            try:
-                connection.close()
-            except (smtplib.SMTPException, OSError):
-                logger.debug("SMTP connection did not close cleanly", exc_info=True)
+        sender.close()
         _count(outbox, outcome)
     return outcome
 
 
-def _unsendable(outbox: Outbox, row: Any) -> tuple[str, str] | None:
-    if (why := outbox.moot(row)) is not None:
-        return State.CANCELLED, why
-    if not outbox.owner(row).email:
-        return State.FAILED, "the account has no email address"
-    return None
-
-
 def _failed_send(
-    outbox: Outbox, row: Any, exc: Exception, outcome: DeliveryOutcome, *, rest: list[int]
+    outbox: Outbox, row: Any, attempt: Attempt, outcome: DeliveryOutcome, *, rest: list[int]
 ) -> bool:
     """Record a failed send; True when the run must stop (``outcome`` says what to retry)."""
-    error = f"{type(exc).__name__}: {exc}"[:500]
-    if _is_permanent(exc):
-        logger.error("%s email %s refused for good: %s", outbox.name, row.pk, error)
-        _finish(outbox, row, State.FAILED, error)
-        outcome.failed.append(row.pk)
+    what = f"{outbox.name} {outbox.noun} {row.pk}"
+    if attempt.verdict == Verdict.FAILED:
+        logger.error("%s refused for good: %s", what, attempt.error)
+        _give_up(outbox, row, attempt.error, outcome)
         return False
-    if row.attempts >= MAX_ATTEMPTS:
-        logger.error(
-            "%s email %s given up after %d attempts: %s",
-            outbox.name,
-            row.pk,
-            row.attempts,
-            error,
-        )
-        _finish(outbox, row, State.FAILED, error)
-        outcome.failed.append(row.pk)
+    if outbox.give_up(row):
+        logger.error("%s given up after %d attempts: %s", what, row.attempts, attempt.error)
+        _give_up(outbox, row, attempt.error, outcome)
+        if not outbox.stop_on_retry:
+            return False
         outcome.retry_ids, outcome.retry_in = rest[1:], RETRY_BASE_SECONDS
         return True
-    delay = retry_delay(row.attempts)
+    delay = outbox.next_try(row, attempt)
     logger.warning(
-        "%s email %s failed (attempt %d), retrying in %.1f s: %s",
-        outbox.name,
-        row.pk,
-        row.attempts,
-        delay,
-        error,
+        "%s failed (attempt %d), retrying in %.1f s: %s", what, row.attempts, delay, attempt.error
     )
     outbox.counter.labels(outcome="retried").inc()
-    _release(outbox, row, delay, error)
+    _release(outbox, row, delay, attempt.error)
+    if not outbox.stop_on_retry:
+        outcome.later.append((row.pk, delay))
+        return False
     outcome.retry_ids, outcome.retry_in = rest, delay
     return True
 
 
+def _give_up(outbox: Outbox, row: Any, error: str, outcome: DeliveryOutcome) -> None:
+    with transaction.atomic():
+        if _finish(outbox, row, State.FAILED, error):
+            outbox.on_failed(row)
+    outcome.failed.append(row.pk)
+
+
 def _count(outbox: Outbox, outcome: DeliveryOutcome) -> None:
-    """Emails by outcome (Prometheus); ``retried`` is counted where a row is released."""
+    """Rows by outcome (Prometheus); ``retried`` is counted where a row is released."""
     for name, ids in (
         ("sent", outcome.sent),
         ("failed", outcome.failed),
@@ -231,9 +296,9 @@ def requeue_stalled(outbox: Outbox, *, enqueue: Enqueue, limit: int = SWEEP_LIMI
         return 0
     # A dead sender's claim is void: back to pending (its attempt stays counted), or failed
     # once it has used up its attempts.
-    rows.filter(
-        pk__in=ids, state=State.SENDING, due_at__lte=now, attempts__gte=MAX_ATTEMPTS
-    ).update(state=State.FAILED, last_error="sender lost after the last attempt")
+    rows.filter(outbox.exhausted(now), pk__in=ids, state=State.SENDING, due_at__lte=now).update(
+        state=State.FAILED, last_error="sender lost after the last attempt"
+    )
     rows.filter(pk__in=ids).filter(stalled).update(state=State.PENDING, due_at=now + grace)
     requeued = list(
         rows.filter(pk__in=ids, state=State.PENDING).order_by("id").values_list("id", flat=True)
@@ -241,7 +306,7 @@ def requeue_stalled(outbox: Outbox, *, enqueue: Enqueue, limit: int = SWEEP_LIMI
     for batch in batches(requeued):
         enqueue(batch)
     if requeued:
-        logger.warning("Re-queued %d stalled %s emails", len(requeued), outbox.name)
+        logger.warning("Re-queued %d stalled %s %ss", len(requeued), outbox.name, outbox.noun)
     return len(requeued)
 
 
@@ -259,7 +324,7 @@ def _claim(outbox: Outbox, row_id: int) -> Any:
         .update(
             state=State.SENDING,
             attempts=F("attempts") + 1,
-            due_at=now + timedelta(seconds=lease_seconds()),
+            due_at=now + timedelta(seconds=outbox.lease()),
         )
     )
     if not claimed:
@@ -282,8 +347,9 @@ def _record_sent(outbox: Outbox, row: Any) -> bool:
         )
         if not recorded:
             logger.error(
-                "%s email %s was sent after its claim ran out: it may arrive twice",
+                "%s %s %s was sent after its claim ran out: it may arrive twice",
                 outbox.name,
+                outbox.noun,
                 row.pk,
             )
             return False
@@ -297,9 +363,12 @@ def _release(outbox: Outbox, row: Any, delay: float, error: str) -> None:
     )
 
 
-def _finish(outbox: Outbox, row: Any, state: str, error: str) -> None:
-    _rows(outbox).filter(pk=row.pk, attempts=row.attempts, state=State.SENDING).update(
-        state=state, due_at=timezone.now(), last_error=error
+def _finish(outbox: Outbox, row: Any, state: str, error: str) -> bool:
+    """End the row in ``state`` if our claim still stands; say whether it did."""
+    return bool(
+        _rows(outbox)
+        .filter(pk=row.pk, attempts=row.attempts, state=State.SENDING)
+        .update(state=state, due_at=timezone.now(), last_error=error)
     )
 
 

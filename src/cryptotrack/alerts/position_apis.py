@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from cryptotrack.accounts.authentication import current_user
 from cryptotrack.alerts import selectors, services
-from cryptotrack.alerts.apis import PlainDecimalField
+from cryptotrack.alerts.apis import PlainDecimalField, alert_channel_ids, alert_channels_field
 from cryptotrack.alerts.models import (
     VALUE_MAX_DIGITS,
     PositionAlert,
@@ -96,6 +96,9 @@ class PositionAlertOutput(serializers.Serializer[Any]):
         help_text="Percent of |threshold| the value must move back past it to re-arm."
     )
     status = serializers.ChoiceField(choices=PositionAlert.Status.choices)
+    channels = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Where firings go; empty: by email."
+    )
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -119,6 +122,7 @@ class PositionAlertOutput(serializers.Serializer[Any]):
             "events": instance.events if not threshold_kind else None,
             "hysteresis_percent": instance.hysteresis_percent if threshold_kind else None,
             "status": instance.status,
+            "channels": alert_channel_ids(instance),
             "created_at": instance.created_at,
             "updated_at": instance.updated_at,
         }
@@ -201,6 +205,7 @@ class PositionAlertShapeInput(serializers.Serializer[Any]):
         required=False,
         help_text="Threshold alerts: percent of |threshold| (0-100, default 10).",
     )
+    channels = alert_channels_field()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -21,13 +21,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation, localcontext
-from functools import partial
 from typing import Any
 
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from cryptotrack.alerts import outbox
 from cryptotrack.alerts.models import (
     VALUE_DECIMAL_PLACES,
     VALUE_MAX_DIGITS,
@@ -37,6 +35,7 @@ from cryptotrack.alerts.models import (
 )
 from cryptotrack.alerts.tasks import enqueue_position_alert_firings
 from cryptotrack.core import metrics
+from cryptotrack.notify import deliveries
 from cryptotrack.positions.models import Position, PositionEvent
 
 logger = logging.getLogger(__name__)
@@ -302,8 +301,7 @@ def _evaluate_and_write(
     for firing in firings:
         metrics.POSITION_ALERTS_FIRED.labels(kind=firing.kind).inc()
     ids = [firing.pk for firing in firings]
-    for batch in outbox.batches(ids):
-        transaction.on_commit(partial(enqueue, batch), robust=True)
+    deliveries.queue_routed(deliveries.route_position_firings(ids), enqueue_emails=enqueue)
     return ids
 
 

@@ -121,8 +121,7 @@ POSITION_ALERTS = outbox.Outbox(
     name="Position alert",
     model=PositionAlertFiring,
     related=("alert__user",),
-    owner=lambda firing: firing.alert.user,
     moot=_moot,
-    compose=compose_email,
+    open_sender=lambda: outbox.SmtpSender(compose_email),
     counter=metrics.POSITION_ALERT_EMAILS,
 )

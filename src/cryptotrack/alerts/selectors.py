@@ -15,7 +15,7 @@ def alert_list(
     *, user: User, status: str | None = None, coin: str | None = None
 ) -> QuerySet[Alert]:
     """The user's alerts, newest first; deleted ones only when ``status="deleted"`` is asked."""
-    alerts = Alert.objects.filter(user=user)
+    alerts = Alert.objects.filter(user=user).prefetch_related("channels")
     # Deleted alerts are kept for the record but listed only when asked for by status.
     alerts = alerts.filter(status=status) if status else alerts.exclude(status="deleted")
     if coin:
@@ -73,7 +73,11 @@ def active_pairs() -> list[tuple[str, str]]:
 
 def position_alert_list(*, user: User, status: str | None = None) -> QuerySet[PositionAlert]:
     """The user's position alerts, newest first; deleted ones only when asked by status."""
-    alerts = PositionAlert.objects.filter(user=user).select_related("account")
+    alerts = (
+        PositionAlert.objects.filter(user=user)
+        .select_related("account")
+        .prefetch_related("channels")
+    )
     return alerts.filter(status=status) if status else alerts.exclude(status="deleted")
 
 

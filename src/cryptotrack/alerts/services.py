@@ -20,6 +20,7 @@ from cryptotrack.accounts.services import exchange_account_get
 from cryptotrack.alerts import coingecko, selectors
 from cryptotrack.alerts.models import Alert, PositionAlert, PositionAlertState
 from cryptotrack.core.exceptions import ApplicationError, Conflict, NotFound
+from cryptotrack.notify.models import Channel
 
 
 class TooManyAlerts(ApplicationError):
@@ -37,25 +38,30 @@ def alert_create(
     currency: str,
     target_price: Decimal,
     direction: str | None = None,
+    channels: list[int] | None = None,
 ) -> Alert:
     """Create an active alert; without ``direction``, infer it from the current price
-    (a target above the price waits for a rise, below it for a fall)."""
+    (a target above the price waits for a rise, below it for a fall). ``channels``: where
+    its firings go (the user's channel ids); none: by email."""
     coin, currency = coin.strip().lower(), currency.strip().lower()
     _require_email(user)
     _require_room(user)
+    _require_own_channels(user, channels)
     _require_known_pair(coin, currency)
     if direction is None:
         direction = _inferred_direction(coin, currency, target_price)
     with transaction.atomic():
         _lock(user)
         _require_room(user)
-        return Alert.objects.create(
+        alert = Alert.objects.create(
             user=user,
             coin=coin,
             currency=currency,
             target_price=target_price,
             direction=direction,
         )
+        alert.channels.set(channels or [])
+    return alert
 
 
 def alert_update(
@@ -66,10 +72,13 @@ def alert_update(
     currency: str | None = None,
     target_price: Decimal | None = None,
     direction: str | None = None,
+    channels: list[int] | None = None,
 ) -> Alert:
-    """Change what an alert watches; its status stays (re-arming is ``alert_activate``)."""
+    """Change what an alert watches, or where it is delivered (``channels``, the whole list);
+    its status stays (re-arming is ``alert_activate``)."""
     alert = selectors.alert_get(user=user, alert_id=alert_id)
     _require_not_deleted(alert)
+    _require_own_channels(user, channels)
     new_coin = coin.strip().lower() if coin is not None else alert.coin
     new_currency = currency.strip().lower() if currency is not None else alert.currency
     if (new_coin, new_currency) != (alert.coin, alert.currency):
@@ -83,6 +92,8 @@ def alert_update(
         if direction is not None:
             alert.direction = direction
         alert.save()
+        if channels is not None:
+            alert.channels.set(channels)
     return alert
 
 
@@ -118,6 +129,18 @@ def _require_email(user: User) -> None:
         raise EmailRequired(
             "Your account has no email address, and alerts are delivered by email: "
             "add one to your account first."
+        )
+
+
+def _require_own_channels(user: User, channel_ids: list[int] | None) -> None:
+    """Each id must be one of the user's notification channels (400 on ``channels``)."""
+    if not channel_ids:
+        return
+    owned = set(Channel.objects.filter(user=user, pk__in=channel_ids).values_list("pk", flat=True))
+    if missing := sorted(set(channel_ids) - owned):
+        listed = ", ".join(str(pk) for pk in missing)
+        raise ValidationError(
+            {"channels": [f"You have no notification channel {listed} (see /api/v1/channels)."]}
         )
 
 
@@ -203,6 +226,8 @@ def position_alert_create(*, user: User, kind: str, **fields: Any) -> PositionAl
     ``account``, ``symbol``, ``threshold_percent`` or ``threshold``, ``direction``,
     ``events``, ``hysteresis_percent``). 400 with per-field errors for a wrong shape."""
     _require_email(user)
+    channels = fields.pop("channels", None)
+    _require_own_channels(user, channels)
     shape = {name: value for name, value in fields.items() if value is not None}
     _require_shape(kind, shape)
     account = _owned_account(user, fields.get("account"))
@@ -212,15 +237,20 @@ def position_alert_create(*, user: User, kind: str, **fields: Any) -> PositionAl
         alert = PositionAlert(user=user, kind=kind)
         _apply(alert, {**shape, "account": account, "symbol": fields.get("symbol") or ""})
         alert.save()
+        alert.channels.set(channels or [])
         User.objects.filter(pk=user.pk).update(has_position_alerts=True)
     return alert
 
 
 def position_alert_update(*, user: User, alert_id: int, changes: dict[str, Any]) -> PositionAlert:
-    """Change what a position alert watches, or pause/resume it (``status``). A change of
-    what it watches re-arms it for every position; its kind cannot change."""
+    """Change what a position alert watches, where it is delivered (``channels``), or
+    pause/resume it (``status``). A change of what it watches re-arms it for every
+    position; its kind cannot change."""
     alert = selectors.position_alert_get(user=user, alert_id=alert_id)
     _require_position_alert_not_deleted(alert)
+    changes = dict(changes)
+    channels = changes.pop("channels", None)
+    _require_own_channels(user, channels)
     if "kind" in changes and changes["kind"] != alert.kind:
         raise ValidationError({"kind": ["The kind of an alert cannot change: create another."]})
     watched = {k: v for k, v in changes.items() if k not in {"kind", "status"}}
@@ -240,6 +270,8 @@ def position_alert_update(*, user: User, alert_id: int, changes: dict[str, Any])
         if changes.get("status"):
             alert.status = changes["status"]
         alert.save()
+        if channels is not None:
+            alert.channels.set(channels)
         _refresh_position_alert_flag(user)
     return alert
 

@@ -7,12 +7,16 @@ from typing import Any
 from celery import shared_task
 
 from cryptotrack.alerts import monitor, notifications, position_notifications
+from cryptotrack.notify import deliveries
 
 
 @shared_task(name="cryptotrack.alerts.tasks.check_alerts")
 def check_alerts() -> None:
     """Beat runs this every ``ALERTS_INTERVAL_SECONDS``; two at once are harmless."""
-    monitor.check_alerts(enqueue_firings=enqueue_position_alert_firings)
+    monitor.check_alerts(
+        enqueue_firings=enqueue_position_alert_firings,
+        enqueue_deliveries=deliveries.enqueue_deliveries,
+    )
 
 
 @shared_task(

@@ -97,6 +97,11 @@ POSITION_ALERT_EMAILS = Counter(
     "Position alert emails, by outcome (sent, retried, failed, cancelled).",
     ["outcome"],
 )
+NOTIFY_DELIVERIES = Counter(
+    "cryptotrack_notify_deliveries_total",
+    "Alert deliveries to notification channels, by outcome (sent, retried, failed, cancelled).",
+    ["outcome"],
+)
 
 # -- quotes ---------------------------------------------------------------------------
 QUOTES_FETCHED = Counter(

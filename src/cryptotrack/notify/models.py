@@ -8,9 +8,14 @@ webhook's previous signing secret stays valid for a day after a rotation.
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
+
+from cryptotrack.alerts.models import AlertNotification, OutboxRow, PositionAlertFiring
 
 
 class Channel(models.Model):
@@ -50,3 +55,76 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} channel {self.name!r} of user {self.user_id}"
+
+
+def new_delivery_id() -> str:
+    return f"dlv_{uuid.uuid4().hex}"
+
+
+class Delivery(OutboxRow):
+    """One firing owed to one channel: an outbox row of ``alerts.outbox`` (the
+    ``notify.deliveries`` outbox). Exactly one of ``notification`` (a price alert's firing)
+    and ``firing`` (a position alert's) is set. ``delivery_id`` is the same on every try:
+    webhooks send it as ``X-Cryptotrack-Delivery`` and the body's ``id``."""
+
+    delivery_id = models.CharField(max_length=40, unique=True, default=new_delivery_id)
+    channel = models.ForeignKey(
+        Channel,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        db_index=False,  # notify_delivery_log_idx leads with channel
+    )
+    notification = models.ForeignKey(
+        AlertNotification,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    firing = models.ForeignKey(
+        PositionAlertFiring,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(notification__isnull=False, firing__isnull=True)
+                | Q(notification__isnull=True, firing__isnull=False),
+                name="delivery_of_one_firing",
+            )
+        ]
+        indexes = [
+            # The monitor's sweep for rows whose task was lost or whose sender died.
+            models.Index(
+                fields=["state", "due_at"],
+                condition=Q(state__in=["pending", "sending"]),
+                name="notify_delivery_due_idx",
+            ),
+            # The delivery log of a channel, newest first.
+            models.Index(fields=["channel", "-created_at", "-id"], name="notify_delivery_log_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.delivery_id} on channel {self.channel_id} ({self.state})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try of a delivery, as the receiver answered it (the delivery log)."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts_made")
+    at = models.DateTimeField()
+    outcome = models.CharField(max_length=9)  # notify.outcome.Verdict
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    retry_after = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"attempt of {self.delivery_id} at {self.at} ({self.outcome})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cryptotrack.notify import apis
+from cryptotrack.notify import apis, delivery_apis
 
 urlpatterns = [
     path("channels", apis.ChannelListApi.as_view(), name="channels"),
@@ -11,4 +11,5 @@ urlpatterns = [
         apis.ChannelRotateSecretApi.as_view(),
         name="channel-rotate-secret",
     ),
+    path("deliveries", delivery_apis.DeliveryListApi.as_view(), name="deliveries"),
 ]
