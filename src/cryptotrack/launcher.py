@@ -47,6 +47,8 @@ SIMULATORS = (
     KUCOIN,
     Simulator("cryptotrack.simulators.alphavantage", ("ALPHAVANTAGE_URL",), (), "/query"),
     Simulator("cryptotrack.simulators.coingecko", ("COINGECKO_URL",), (), "/api/v3"),
+    # Telegram's Bot API, and a place to point Discord, Slack, ntfy and webhook channels at.
+    Simulator("cryptotrack.simulators.messengers", ("TELEGRAM_API_URL",)),
 )
 
 

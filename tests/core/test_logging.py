@@ -44,6 +44,21 @@ def test_redact_hides_secrets_in_any_shape(text: str) -> None:
     assert REDACTED in redacted
 
 
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("POST http://1.2.3.4/bot7712345:AAFcanaryToken_x/sendMessage 500", "AAFcanaryToken_x"),
+        ("POST https://discord.com/api/webhooks/123/canaryDiscord-tok", "canaryDiscord-tok"),
+        ("POST https://hooks.slack.com/services/T1/B2/canarySlackSecret", "canarySlackSecret"),
+        ("signing with whsec_canarySigning", "whsec_canarySigning"),
+        ("ntfy refused tk_canaryntfy4417", "tk_canaryntfy4417"),
+    ],
+)
+def test_redact_hides_channel_credentials(text: str, secret: str) -> None:
+    assert secret not in redact(text)
+    assert REDACTED in redact(text)
+
+
 def test_redact_keeps_harmless_text() -> None:
     text = "polled 12 subscription(s) in 40 ms: 0 failed"
     assert redact(text) == text

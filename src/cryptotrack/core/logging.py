@@ -44,6 +44,12 @@ _PATTERNS = [
     # Whatever their context: a JWT (header.payload.signature) and a personal API key.
     re.compile(r"()(eyJ[A-Za-z0-9_\-]*\.eyJ[A-Za-z0-9_\-]*\.[A-Za-z0-9_\-]*)"),
     re.compile(r"()(ctk_[0-9a-f]+_[A-Za-z0-9_\-]+)"),
+    # Notification channels: a URL's path is the credential (Telegram's bot token, Discord's
+    # and Slack's webhook URLs); signing secrets and ntfy access tokens by their prefixes.
+    re.compile(r"(/bot\d+:)([A-Za-z0-9_\-]+)"),
+    re.compile(r"(/api/webhooks/\d+/)([A-Za-z0-9_\-]+)"),
+    re.compile(r"(/services/[A-Za-z0-9_\-]+/[A-Za-z0-9_\-]+/)([A-Za-z0-9_\-]+)"),
+    re.compile(r"()((?:whsec|tk)_[A-Za-z0-9_\-]+)"),
 ]
 REDACTED = "[redacted]"
 

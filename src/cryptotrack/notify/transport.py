@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from cryptotrack.core.logging import redact
 from cryptotrack.notify.addresses import RefusedAddress, resolve
 from cryptotrack.notify.outcome import Attempt, Verdict
 
@@ -57,7 +58,8 @@ def send(push: Push, *, http: httpx.Client, timeout: float, allow_private: bool)
     except httpx.TimeoutException:
         return Answer(status=None, error=f"timed out after {timeout:g} s")
     except httpx.HTTPError as exc:
-        return Answer(status=None, error=f"{type(exc).__name__}: {exc}"[:300])
+        # Some transport errors quote the URL, whose path may be the credential.
+        return Answer(status=None, error=redact(f"{type(exc).__name__}: {exc}")[:300])
     try:
         body = b""
         for chunk in response.iter_bytes():

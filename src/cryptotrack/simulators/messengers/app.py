@@ -200,17 +200,31 @@ async def webhook(request: web.Request, state: MessengersState, raw: str) -> Ans
 
 def _handler(service: str, produce: Service) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handle(request: web.Request) -> web.Response:
-        state = request.app[STATE_KEY]
         raw = (await request.read()).decode("utf-8", errors="replace")
-        status, body = await produce(request, state, raw)
+        status, body = await produce(request, request.app[STATE_KEY], raw)
+        return _answer(status, body)
+
+    handle.service = service  # type: ignore[attr-defined]  # read by _recording
+    return handle
+
+
+@web.middleware
+async def _recording(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Keep every request to a service with the status it got — also those an injected
+    fault answered (this runs outside the fault middleware), so a test can read the
+    headers of each retry, not only of the accepted one."""
+    response = await handler(request)
+    service = getattr(request.match_info.handler, "service", None)
+    if service is not None:
+        raw = (await request.read()).decode("utf-8", errors="replace")
         headers = {k: v for k, v in request.headers.items() if k.lower() in _KEPT_HEADERS}
         headers.update(
             {k: v for k, v in request.headers.items() if k.lower().startswith("x-cryptotrack-")}
         )
-        state.record(Received(service, request.path, headers, raw, status))
-        return _answer(status, body)
-
-    return handle
+        request.app[STATE_KEY].record(
+            Received(service, request.path, headers, raw, response.status)
+        )
+    return response
 
 
 def build_app(
@@ -221,7 +235,7 @@ def build_app(
 ) -> web.Application:
     injector = injector or FaultInjector()
     counter = counter or RequestCounter()
-    app = web.Application(middlewares=[counter.middleware(), injector.middleware()])
+    app = web.Application(middlewares=[_recording, counter.middleware(), injector.middleware()])
     app[STATE_KEY] = state
     router = app.router
     router.add_route("*", "/bot{token}/{method}", _handler("telegram", telegram))
