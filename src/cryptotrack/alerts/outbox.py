@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from cryptotrack.alerts.models import OutboxRow, OutboxState
 from cryptotrack.exchanges.retry import backoff_delay
-from cryptotrack.notify.outcome import Attempt, Verdict
+from cryptotrack.notify.outcome import Attempt, Verdict, smtp_failure
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +138,7 @@ class SmtpSender:
                 self.opened = True
             self.connection.send_messages([email])
         except (smtplib.SMTPException, OSError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-            return Attempt(Verdict.FAILED if _is_permanent(exc) else Verdict.RETRY, error=error)
+            return smtp_failure(exc)
         return Attempt(Verdict.DELIVERED, status=250)
 
     def close(self) -> None:
@@ -370,16 +369,6 @@ def _finish(outbox: Outbox, row: Any, state: str, error: str) -> bool:
         .filter(pk=row.pk, attempts=row.attempts, state=State.SENDING)
         .update(state=state, due_at=timezone.now(), last_error=error)
     )
-
-
-def _is_permanent(exc: Exception) -> bool:
-    """A 5xx about this message (recipient, sender or content refused) will not get better."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _ in exc.recipients.values()]
-        return bool(codes) and all(code >= 500 for code in codes)
-    if isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError):
-        return exc.smtp_code >= 500
-    return False
 
 
 def plain(value: object) -> str:

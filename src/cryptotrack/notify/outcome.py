@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -35,3 +36,22 @@ def verdict_of(status: int) -> Verdict:
     if status in (408, 429) or status >= 500:
         return Verdict.RETRY
     return Verdict.FAILED
+
+
+def smtp_failure(exc: smtplib.SMTPException | OSError) -> Attempt:
+    """A failed SMTP send, read the one way every email path reads it: a 5xx about this
+    message (recipient, sender or content refused) will not get better and is final;
+    anything else (a 4xx, the server down, a timeout) is tried again."""
+    status: int | None = None
+    permanent = False
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        status = max(codes, default=None)
+        permanent = bool(codes) and all(code >= 500 for code in codes)
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        status = exc.smtp_code
+        permanent = isinstance(exc, smtplib.SMTPSenderRefused | smtplib.SMTPDataError) and (
+            exc.smtp_code >= 500
+        )
+    verdict = Verdict.FAILED if permanent else Verdict.RETRY
+    return Attempt(verdict, status=status, error=f"{type(exc).__name__}: {exc}"[:500])

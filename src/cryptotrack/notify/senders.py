@@ -18,7 +18,7 @@ from django.core.mail import EmailMessage
 from cryptotrack.core import crypto
 from cryptotrack.notify import messengers, webhooks
 from cryptotrack.notify.models import Channel
-from cryptotrack.notify.outcome import Attempt, Verdict
+from cryptotrack.notify.outcome import Attempt, Verdict, smtp_failure
 from cryptotrack.notify.transport import Answer, Push, send
 
 Kind = Channel.Kind
@@ -109,13 +109,6 @@ def _email(channel: Channel, message: Message) -> Attempt:
     )
     try:
         email.send(fail_silently=False)
-    except smtplib.SMTPResponseException as exc:
-        verdict = Verdict.FAILED if exc.smtp_code >= 500 else Verdict.RETRY
-        return Attempt(verdict, status=exc.smtp_code, error=f"SMTP {exc.smtp_code}")
-    except smtplib.SMTPRecipientsRefused as exc:
-        codes = [code for code, _ in exc.recipients.values()]
-        verdict = Verdict.FAILED if codes and min(codes) >= 500 else Verdict.RETRY
-        return Attempt(verdict, status=max(codes, default=None), error="recipient refused")
     except (smtplib.SMTPException, OSError) as exc:
-        return Attempt(Verdict.RETRY, error=f"{type(exc).__name__}: {exc}"[:300])
+        return smtp_failure(exc)
     return Attempt(Verdict.DELIVERED, status=250)
