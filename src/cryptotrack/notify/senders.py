@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.utils import timezone
 
 from cryptotrack.core import crypto
 from cryptotrack.notify import messengers, webhooks
@@ -39,8 +40,6 @@ class Message:
 
 def channel_secrets(channel: Channel) -> list[str]:
     """The channel's secret, then its previous one while that is still honoured."""
-    from django.utils import timezone
-
     found = [crypto.decrypt(channel.secret_encrypted)] if channel.secret_encrypted else []
     until = channel.previous_secret_valid_until
     if channel.previous_secret_encrypted and until is not None and until > timezone.now():
