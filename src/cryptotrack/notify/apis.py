@@ -26,7 +26,7 @@ from cryptotrack.audit.services import Origin
 from cryptotrack.core.fields import NameField, StrictCharField
 from cryptotrack.core.pagination import PageNumberPagination
 from cryptotrack.notify import services
-from cryptotrack.notify.addresses import RefusedAddress, check_url
+from cryptotrack.notify.addresses import RefusedAddress, check_url, is_public
 from cryptotrack.notify.models import Channel
 
 Kind = Channel.Kind
@@ -65,7 +65,7 @@ def _is_local(host: str) -> bool:
         address = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return not address.is_global
+    return not is_public(address)
 
 
 class EmailConfig(serializers.Serializer[Any]):
