@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "cryptotrack.audit",
     "cryptotrack.balances",
     "cryptotrack.notify",
+    "cryptotrack.web",
 ]
 
 # Django's own middleware, each wrapped so that under ASGI its hooks run in the event loop

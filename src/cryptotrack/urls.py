@@ -53,9 +53,9 @@ urlpatterns = [
         name="docs",
     ),
     path("docs/", RedirectView.as_view(pattern_name="docs", permanent=True)),
-    path("", RedirectView.as_view(pattern_name="docs")),
     path("admin/", admin.site.urls),
     path("", include("cryptotrack.quotes.page_urls")),
+    path("", include("cryptotrack.web.urls")),
     path(
         "rates/live/",
         RedirectView.as_view(pattern_name="rates-live", query_string=True, permanent=True),

@@ -5,7 +5,6 @@ The admin's login form takes the API's sign-in path: the same per-IP throttle as
 for guessing passwords.
 """
 
-import math
 from typing import Any
 
 from django.contrib import admin
@@ -14,11 +13,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
-from cryptotrack.accounts.apis import TokenObtainApi
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
-from cryptotrack.accounts.signin import LoginLocked, authenticate_with_lockout, client_ip
+from cryptotrack.accounts.signin import LoginLocked, SignInThrottled, sign_in_from_form
 from cryptotrack.audit.services import request_origin
-from cryptotrack.core.throttling import IpScopedRateThrottle
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -31,21 +28,11 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
             return self.cleaned_data
         if self.request is None:  # the admin's LoginView always passes it
             raise self.get_invalid_login_error()
-        throttle = IpScopedRateThrottle()
-        if not throttle.allow_request(self.request, TokenObtainApi):
-            wait = math.ceil(throttle.wait() or 1)
-            raise ValidationError(
-                f"Too many sign-in attempts; try again in {wait} seconds.", code="throttled"
-            )
         try:
-            self.user_cache = authenticate_with_lockout(
-                request=self.request,
-                username=username,
-                password=password,
-                ip_address=client_ip(self.request),
-                via="admin",
+            self.user_cache = sign_in_from_form(
+                request=self.request, username=username, password=password, via="admin"
             )
-        except LoginLocked as exc:
+        except (SignInThrottled, LoginLocked) as exc:
             raise ValidationError(exc.message, code=exc.code) from exc
         if self.user_cache is None:
             raise self.get_invalid_login_error()

@@ -6,6 +6,7 @@ never costs an Argon2 verify, and an unknown user costs the same hash as a known
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any, cast
 
@@ -18,6 +19,7 @@ from cryptotrack.accounts.models import User
 from cryptotrack.audit.services import Kind, record_audit_event, record_audit_event_once
 from cryptotrack.core import proxies
 from cryptotrack.core.exceptions import ApplicationError
+from cryptotrack.core.throttling import IpScopedRateThrottle
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -28,6 +30,43 @@ def client_ip(request: HttpRequest) -> str:
 class LoginLocked(ApplicationError):
     status = 429
     code = "login_locked"
+
+
+class SignInThrottled(ApplicationError):
+    status = 429
+    code = "throttled"
+
+
+class _SignInScope:
+    """What the per-IP throttle reads of a view: the scope of ``POST /api/v1/auth/token``."""
+
+    throttle_scope = "login"
+
+
+def sign_in_from_form(
+    *, request: HttpRequest, username: str, password: str, via: str
+) -> User | None:
+    """A browser form's sign-in (the admin's, the web app's): exactly the API's path.
+
+    The same per-IP throttle as ``POST /api/v1/auth/token`` (``THROTTLE_LOGIN``), then
+    :func:`authenticate_with_lockout`. Returns the user, or None for a wrong pair; raises
+    ``SignInThrottled`` or ``LoginLocked`` (both carry the wait in ``extra``).
+    """
+    throttle = IpScopedRateThrottle()
+    if not throttle.allow_request(request, _SignInScope()):
+        wait = math.ceil(throttle.wait() or 1)
+        raise SignInThrottled(
+            f"Too many sign-in attempts; try again in {wait} seconds.",
+            headers={"Retry-After": str(wait)},
+            extra={"retry_after": wait},
+        )
+    return authenticate_with_lockout(
+        request=request,
+        username=username,
+        password=password,
+        ip_address=client_ip(request),
+        via=via,
+    )
 
 
 def authenticate_with_lockout(
