@@ -26,7 +26,7 @@ def signed_in_user(request: HttpRequest) -> User | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_active:
         return None
-    return user  # type: ignore[return-value]
+    return user
 
 
 def sign_in_url(next_path: str | None = None) -> str:
