@@ -126,6 +126,20 @@ def test_labels_with_commas_quotes_and_line_breaks_are_quoted(
     ]
 
 
+@pytest.mark.parametrize(
+    "label", ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)"]
+)
+def test_a_label_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
+    user: Any, user_client: APIClient, label: str
+) -> None:
+    snapshot(user, account_of(user, label), 1, realised_pnl=Decimal("-1.5"))
+
+    rows = csv_rows(csv_body(user_client.get(HISTORY, HTTP_ACCEPT="text/csv")))
+
+    assert rows[1][HEADER.index("account_label")] == f"'{label}"
+    assert rows[1][HEADER.index("realised_pnl")] == "-1.5000000000"  # numbers stay numbers
+
+
 def test_filters_are_the_json_lists_and_pages_do_not_apply(
     user: Any, user_client: APIClient
 ) -> None:

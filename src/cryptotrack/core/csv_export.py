@@ -7,7 +7,10 @@ stay JSON (``{"detail", "code", "errors"}``) whatever was asked.
 
 The body: a header row, then the rows in the list's order (newest first), RFC 4180
 (Python's ``csv`` module, ``\\r\\n``), UTF-8, times ISO 8601 in UTC, decimals as plain
-strings (never ``1E-10``), booleans ``true``/``false``, null as an empty field. No
+strings (never ``1E-10``), booleans ``true``/``false``, null as an empty field. A text
+that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab or CR first: an
+account label is the user's own text) is written with a leading ``'`` (OWASP's advice on
+CSV injection); numbers are never touched. No
 pagination and no row limit: the export is as long as the filters make it.
 
 Constant memory: rows are read ``CHUNK_ROWS`` at a time by keyset on ``(time, id)``
@@ -68,8 +71,14 @@ class CsvExport:
         return [name for name, _ in self.columns]
 
 
+# What a spreadsheet takes for the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_cell(value: Any) -> Any:
     """A value as the export writes it (the ``csv`` module writes None as empty)."""
+    if isinstance(value, str):
+        return f"'{value}" if value.startswith(FORMULA_STARTS) else value
     if isinstance(value, Decimal):
         return format(value, "f")
     if isinstance(value, bool):
