@@ -236,7 +236,8 @@ def main() -> None:
         children.start("uvicorn", uvicorn_command(port))
         base = f"http://127.0.0.1:{port}"
         _log(
-            f"cryptotrack on {base} — docs {base}/docs, live rates {base}/rates/live\n"
+            f"cryptotrack on {base} — open it in a browser and sign in as "
+            f"{DEMO_USERNAME} / {DEMO_PASSWORD}; API docs {base}/docs\n"
             f"  try: curl -s -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' "
             f'-d \'{{"username":"{DEMO_USERNAME}","password":"{DEMO_PASSWORD}"}}\'\n'
             "  a simulator KuCoin key for a new user: `make sim-key` (in another terminal)"
