@@ -125,7 +125,10 @@ def test_sign_up_with_a_kucoin_key_signs_in_and_never_shows_the_secrets(
 
     assert response.status_code == 302
     assert response["Location"] == "/"
-    assert b"Sign out" in client.get("/").content
+    home = page_text(client.get("/"))
+    assert "Sign out" in home
+    assert f"KuCoin key …{KEY['api_key'][-4:]}: Valid." in home
+    assert "Futures permission" in home  # the simulator's key may trade futures: said
     user = User.objects.get(username="ada")
     assert user.check_password(STRONG_PASSWORD)
     account = ExchangeAccount.objects.get(user=user)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -17,6 +18,7 @@ from django.views.decorators.http import require_http_methods
 
 from cryptotrack.accounts import services
 from cryptotrack.accounts.apis import SignupApi
+from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.audit.services import Origin
 from cryptotrack.core.exceptions import ApplicationError
 from cryptotrack.core.throttling import IpScopedRateThrottle
@@ -57,7 +59,20 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         return _refused(request, form, FormErrors.of_refusal(exc), status=exc.status)
     login(request, user)
+    for account in services.exchange_account_list(user=user):
+        _say_how_the_key_was_judged(request, account)
     return HttpResponseRedirect(reverse("web:home"))
+
+
+def _say_how_the_key_was_judged(request: HttpRequest, account: ExchangeAccount) -> None:
+    """KuCoin's verdict on the key just stored, and its permission warnings, on the next page."""
+    verdict = f"KuCoin key …{account.api_key_hint}: {account.get_status_display()}."
+    if account.status_message:
+        verdict += f" {account.status_message}"
+    level = messages.SUCCESS if account.status == ExchangeAccount.Status.VALID else messages.WARNING
+    messages.add_message(request, level, verdict)
+    for warning in account.warnings:
+        messages.warning(request, warning)
 
 
 def _signup_input(post: Any) -> dict[str, Any]:
