@@ -431,3 +431,20 @@ def test_the_refresh_throttle_of_the_api_holds_on_the_page(browser: Client, sett
     assert throttled.status_code == 429
     assert "Too many forced refreshes" in page_text(throttled)
     assert int(throttled["Retry-After"]) > 0
+
+
+def test_settings_forms_need_the_csrf_token(user: Any) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    for url in ("/settings/api-keys", "/settings/password", "/rates/refresh"):
+        assert client.post(url, {"name": "x"}).status_code == 403, url
+    assert not api_keys.api_key_list(user=user).exists()
+
+
+def test_settings_and_rates_need_a_session() -> None:
+    for url in ("/settings", "/settings/audit", "/rates"):
+        response = Client().get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/?next=")
+    assert Client().post("/settings/api-keys", {"name": "x"}).status_code == 302
