@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from tests.support.browser import assert_accessible, screenshot
-from tests.web.conftest import PASSWORD, Stack, simulator_key
+from tests.web.conftest import PASSWORD, Stack, Trader, simulator_key
 
 # Elements sticking out of the viewport, except inside a box that scrolls sideways on its own
 # (a .table-wrap, the main navigation).
@@ -114,6 +114,29 @@ def test_the_rates_page_shows_the_chart_and_the_live_value(signed_in: Any, stack
     expect(page.locator("#rates")).to_have_attribute("data-connection", "live")
     assert_accessible(page)
     screenshot(page, "rates")
+
+
+def test_the_account_pages_and_audit_log_are_accessible(
+    signed_in: Any, stack: Stack, trader: Trader
+) -> None:
+    from playwright.sync_api import expect
+
+    page = signed_in
+    accounts = httpx.get(f"{stack.url}/api/v1/exchange-accounts", headers=trader.headers).json()
+    account_id = accounts["results"][0]["id"]
+    page.goto(f"{stack.url}/settings/exchange-accounts/{account_id}")
+    expect(page.get_by_role("heading", name="Rename or replace the key")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_label("Label").fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("Give a `label` and/or a new key.")
+    assert_accessible(page)
+    page.goto(f"{stack.url}/settings/exchange-accounts/{account_id}/delete")
+    assert_accessible(page)
+    page.goto(f"{stack.url}/settings/audit")
+    expect(page.locator("table")).to_contain_text("Signed up")
+    assert_accessible(page)
+    screenshot(page, "settings-audit")
 
 
 def test_the_pages_fit_a_375_px_screen(signed_in: Any, stack: Stack) -> None:
