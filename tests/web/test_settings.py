@@ -368,6 +368,12 @@ def test_hostile_sign_up_input_is_an_inline_error_not_a_500(data: dict[str, str]
     assert "<script>alert(1)</script>" not in response.content.decode()
 
 
+@pytest.mark.parametrize("object_id", ["0", "99999999999999999999999"])
+def test_an_id_out_of_range_is_not_found(browser: Client, object_id: str) -> None:
+    assert browser.get(f"/settings/exchange-accounts/{object_id}").status_code == 404
+    assert browser.post(f"/settings/api-keys/{object_id}/revoke").status_code == 404
+
+
 def test_a_form_that_is_not_utf8_is_an_inline_error_not_a_500(browser: Client) -> None:
     response = browser.post(
         "/settings/api-keys",
