@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.serializers import as_serializer_error
 
 from cryptotrack.core.exceptions import ApplicationError
 
@@ -46,6 +48,12 @@ class FormErrors:
         result = cls()
         result.add(NON_FIELD, exc.message)
         return result
+
+    @classmethod
+    def of_validation_error(cls, exc: DjangoValidationError) -> FormErrors:
+        """A service's Django ``ValidationError`` (``{"label": [...]}`` or a bare message),
+        shaped as the API's exception handler shapes it."""
+        return cls.of_serializer(as_serializer_error(exc))
 
 
 def _flatten(errors: Any, prefix: str, into: FormErrors) -> None:

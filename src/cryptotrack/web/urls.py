@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from cryptotrack.web.views import placeholder, session
+from cryptotrack.web.views import placeholder, rates, session, settings, signup
 
 app_name = "web"
 
@@ -11,13 +11,37 @@ urlpatterns = [
     path("", session.home, name="home"),
     path("sign-in", session.sign_in, name="sign-in"),
     path("sign-out", session.sign_out, name="sign-out"),
-    path("sign-up", placeholder.placeholder("Sign up", ""), name="sign-up"),
+    path("sign-up", signup.sign_up, name="sign-up"),
     path("balances", placeholder.placeholder("Balances", "web:balances"), name="balances"),
     path("events", placeholder.placeholder("Events", "web:events"), name="events"),
-    path("rates", placeholder.placeholder("Rates", "web:rates"), name="rates"),
+    path("rates", rates.rates, name="rates"),
+    path("rates/refresh", rates.refresh, name="rates-refresh"),
     path("alerts", placeholder.placeholder("Alerts", "web:alerts"), name="alerts"),
     path("channels", placeholder.placeholder("Channels", "web:channels"), name="channels"),
-    path("settings", placeholder.placeholder("Settings", "web:settings"), name="settings"),
+    path("settings", settings.settings_index, name="settings"),
+    path(
+        "settings/exchange-accounts",
+        settings.exchange_account_add,
+        name="settings-exchange-account-add",
+    ),
+    path(
+        "settings/exchange-accounts/<int:account_id>",
+        settings.exchange_account_edit,
+        name="settings-exchange-account",
+    ),
+    path(
+        "settings/exchange-accounts/<int:account_id>/delete",
+        settings.exchange_account_delete,
+        name="settings-exchange-account-delete",
+    ),
+    path("settings/api-keys", settings.api_key_create, name="settings-api-key-create"),
+    path(
+        "settings/api-keys/<int:key_id>/revoke",
+        settings.api_key_revoke,
+        name="settings-api-key-revoke",
+    ),
+    path("settings/password", settings.password_change, name="settings-password"),
+    path("settings/audit", settings.audit_log, name="settings-audit"),
 ]
 
 # A page asked for with a trailing slash goes to its one address (as /rates/live/ does).
