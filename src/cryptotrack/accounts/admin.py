@@ -14,8 +14,9 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
-from cryptotrack.accounts.signin import LoginLocked, SignInThrottled, sign_in_from_form
+from cryptotrack.accounts.signin import LoginLocked, sign_in_from_form
 from cryptotrack.audit.services import request_origin
+from cryptotrack.core.throttling import FormThrottled
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -32,7 +33,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
             self.user_cache = sign_in_from_form(
                 request=self.request, username=username, password=password, via="admin"
             )
-        except (SignInThrottled, LoginLocked) as exc:
+        except (FormThrottled, LoginLocked) as exc:
             raise ValidationError(exc.message, code=exc.code) from exc
         if self.user_cache is None:
             raise self.get_invalid_login_error()

@@ -6,7 +6,6 @@ never costs an Argon2 verify, and an unknown user costs the same hash as a known
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 from typing import Any, cast
 
@@ -19,7 +18,7 @@ from cryptotrack.accounts.models import User
 from cryptotrack.audit.services import Kind, record_audit_event, record_audit_event_once
 from cryptotrack.core import proxies
 from cryptotrack.core.exceptions import ApplicationError
-from cryptotrack.core.throttling import IpScopedRateThrottle
+from cryptotrack.core.throttling import IpScopedRateThrottle, check_form_throttle
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -32,17 +31,6 @@ class LoginLocked(ApplicationError):
     code = "login_locked"
 
 
-class SignInThrottled(ApplicationError):
-    status = 429
-    code = "throttled"
-
-
-class _SignInScope:
-    """What the per-IP throttle reads of a view: the scope of ``POST /api/v1/auth/token``."""
-
-    throttle_scope = "login"
-
-
 def sign_in_from_form(
     *, request: HttpRequest, username: str, password: str, via: str
 ) -> User | None:
@@ -50,16 +38,9 @@ def sign_in_from_form(
 
     The same per-IP throttle as ``POST /api/v1/auth/token`` (``THROTTLE_LOGIN``), then
     :func:`authenticate_with_lockout`. Returns the user, or None for a wrong pair; raises
-    ``SignInThrottled`` or ``LoginLocked`` (both carry the wait in ``extra``).
+    ``FormThrottled`` or ``LoginLocked`` (both carry the wait in ``extra``).
     """
-    throttle = IpScopedRateThrottle()
-    if not throttle.allow_request(request, _SignInScope()):
-        wait = math.ceil(throttle.wait() or 1)
-        raise SignInThrottled(
-            f"Too many sign-in attempts; try again in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-            extra={"retry_after": wait},
-        )
+    check_form_throttle(request, IpScopedRateThrottle(), scope="login", what="sign-in attempts")
     return authenticate_with_lockout(
         request=request,
         username=username,

@@ -3,7 +3,8 @@
 ``{"detail": "human sentence", "code": "machine_code"}`` plus ``"errors": {field: [...]}``
 for validation failures. DRF's own exceptions, Django's ``Http404``/``PermissionDenied``/
 ``ValidationError``/``IntegrityError`` and our ``ApplicationError`` all come through here,
-and the plain Django handlers below give the same shape for URLs no view matched.
+and the plain Django handlers below give the same shape for URLs no view matched — to a
+client of the API. A browser asking for a page of the web app gets its error as a page.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -112,19 +114,47 @@ def json_error(status_code: int, detail: str, code: str) -> JsonResponse:
     return JsonResponse({"detail": detail, "code": code}, status=status_code)
 
 
-def handler400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return json_error(status.HTTP_400_BAD_REQUEST, "Bad request.", "bad_request")
+def wants_page(request: HttpRequest) -> bool:
+    """A browser asking for a page of the web app, not a client of the API: its errors are
+    pages too (``error.html``, from the web app's templates). The API is JSON always."""
+    return not request.path.startswith("/api/") and "text/html" in request.headers.get("Accept", "")
 
 
-def handler403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return json_error(status.HTTP_403_FORBIDDEN, "You may not do this.", "permission_denied")
+def _error(
+    request: HttpRequest, status_code: int, detail: str, code: str, *, title: str
+) -> HttpResponse:
+    if wants_page(request):
+        context = {"status": status_code, "title": title, "detail": detail}
+        return render(request, "error.html", context, status=status_code)
+    return json_error(status_code, detail, code)
 
 
-def handler404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    return json_error(status.HTTP_404_NOT_FOUND, f"No such path: {request.path}", "not_found")
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 400, "Bad request.", "bad_request", title="Bad request")
 
 
-def handler500(request: HttpRequest) -> JsonResponse:
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(request, 403, "You may not do this.", "permission_denied", title="Forbidden")
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _error(
+        request, 404, f"No such path: {request.path}", "not_found", title="Page not found"
+    )
+
+
+# Without a template or the database: whatever failed may fail again while rendering.
+_SERVER_ERROR_PAGE = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Server error · '
+    "cryptotrack</title></head><body><main><h1>Something went wrong on our side</h1>"
+    "<p>It has been logged. Please try again in a moment.</p>"
+    '<p><a href="/">Back to cryptotrack</a></p></main></body></html>'
+)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    if wants_page(request):
+        return HttpResponse(_SERVER_ERROR_PAGE, status=500)
     return json_error(
         status.HTTP_500_INTERNAL_SERVER_ERROR,
         "Internal error: it has been logged.",

@@ -12,12 +12,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from dataclasses import dataclass
+from typing import Any, cast
 
+from django.http import HttpRequest
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
 from cryptotrack.core import ratelimit
+from cryptotrack.core.exceptions import ApplicationError
 from cryptotrack.core.proxies import client_ip
 
 
@@ -80,3 +84,37 @@ class IpScopedRateThrottle(_SettingsRate, _SlidingWindow):
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class FormThrottled(ApplicationError):
+    status = 429
+    code = "throttled"
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What a scoped throttle reads of a view."""
+
+    throttle_scope: str
+
+
+def check_form_throttle(
+    request: HttpRequest, throttle: throttling.SimpleRateThrottle, *, scope: str, what: str
+) -> None:
+    """A browser form counted against the API's throttle of the same action.
+
+    A form (the admin's login, a web page) is not a DRF view, so the throttle is asked
+    directly with a stand-in view carrying the endpoint's ``throttle_scope``. Raises
+    ``FormThrottled`` (429, ``Retry-After``, ``extra["retry_after"]``) when over; ``what``
+    names the attempts in its message ("sign-in attempts", "sign-ups").
+    """
+    view: Any = _Scope(scope)
+    # DRF's stubs want its Request; the throttles read only what an HttpRequest has too.
+    if throttle.allow_request(cast(Any, request), view):
+        return
+    wait = math.ceil(throttle.wait() or 1)
+    raise FormThrottled(
+        f"Too many {what}; try again in {wait} seconds.",
+        headers={"Retry-After": str(wait)},
+        extra={"retry_after": wait},
+    )

@@ -32,10 +32,17 @@ def render_page(
     return render(
         request,
         template,
-        {"active": active, "navigation": NAVIGATION, **(context or {})},
+        {"active": active, **(context or {})},
         status=status,
     )
 
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def with_headers(response: HttpResponse, headers: dict[str, str]) -> HttpResponse:
+    """``response`` carrying a refusal's headers (``Retry-After``)."""
+    for name, value in headers.items():
+        response[name] = value
+    return response

@@ -20,15 +20,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from cryptotrack.accounts.models import User
 from cryptotrack.core.exceptions import ApplicationError
-from cryptotrack.core.throttling import ScopedRateThrottle
+from cryptotrack.core.throttling import ScopedRateThrottle, check_form_throttle
 from cryptotrack.quotes import selectors, services
 from cryptotrack.quotes.apis import LatestQuoteApi, QuoteListApi
 from cryptotrack.quotes.pairs import Pair, configured_pairs
 from cryptotrack.quotes.serializers import quote_payload
 from cryptotrack.web.auth import page
 from cryptotrack.web.forms import FormErrors, posted, validated
-from cryptotrack.web.rendering import render_page
-from cryptotrack.web.throttles import check_throttle, with_headers
+from cryptotrack.web.rendering import render_page, with_headers
 
 ACTIVE = "web:rates"
 HISTORY_POINTS = 240
@@ -49,7 +48,7 @@ def refresh(request: HttpRequest) -> HttpResponse:
     """Fetch the pair's rate now; back to its page with the outcome, or the refusal."""
     pair = _requested_pair(request.POST)
     try:
-        check_throttle(
+        check_form_throttle(
             request, ScopedRateThrottle(), scope="quotes_refresh", what="forced refreshes"
         )
         data, errors = validated(QuoteListApi.InputSerializer, posted(request.POST, *PAIR_FIELDS))

@@ -13,10 +13,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cryptotrack.accounts.signin import LoginLocked, SignInThrottled, sign_in_from_form
+from cryptotrack.accounts.signin import LoginLocked, sign_in_from_form
+from cryptotrack.core.throttling import FormThrottled
 from cryptotrack.web.auth import safe_next, signed_in_user
 from cryptotrack.web.forms import FormErrors
-from cryptotrack.web.rendering import render_page
+from cryptotrack.web.rendering import render_page, with_headers
 from cryptotrack.web.views import positions
 
 WRONG_PAIR = "That username and password do not match an account."
@@ -46,17 +47,15 @@ def sign_in(request: HttpRequest) -> HttpResponse:
         return _sign_in_page(request, next_path=next_path, username=username, errors=errors)
     try:
         user = sign_in_from_form(request=request, username=username, password=password, via="web")
-    except (SignInThrottled, LoginLocked) as exc:
-        response = _sign_in_page(
+    except (FormThrottled, LoginLocked) as exc:
+        refused = _sign_in_page(
             request,
             next_path=next_path,
             username=username,
             errors=FormErrors.of_refusal(exc),
             status=429,
         )
-        for name, value in exc.headers.items():
-            response[name] = value
-        return response
+        return with_headers(refused, exc.headers)
     if user is None:
         errors.add("__all__", WRONG_PAIR)
         return _sign_in_page(

@@ -30,12 +30,11 @@ from cryptotrack.audit import selectors as audit_selectors
 from cryptotrack.audit.models import AuditEvent
 from cryptotrack.audit.services import Origin, request_origin
 from cryptotrack.core.exceptions import ApplicationError, NotFound
-from cryptotrack.core.throttling import ScopedRateThrottle
+from cryptotrack.core.throttling import ScopedRateThrottle, check_form_throttle
 from cryptotrack.exchanges.kucoin import KucoinCredentials
 from cryptotrack.web.auth import page
 from cryptotrack.web.forms import FormErrors, posted, validated
-from cryptotrack.web.rendering import render_page
-from cryptotrack.web.throttles import check_throttle, with_headers
+from cryptotrack.web.rendering import render_page, with_headers
 
 ACTIVE = "web:settings"
 CREDENTIAL_FIELDS = ("api_key", "api_secret", "api_passphrase")
@@ -237,7 +236,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     """``POST /api/v1/me/password``: this browser stays signed in; the API's refresh tokens
     are revoked (other browsers' sessions end with the password's hash)."""
     try:
-        check_throttle(request, ScopedRateThrottle(), scope="login", what="password changes")
+        check_form_throttle(request, ScopedRateThrottle(), scope="login", what="password changes")
     except ApplicationError as exc:
         response = _settings_page(
             request, status=exc.status, form="password", errors=FormErrors.of_refusal(exc)

@@ -21,12 +21,11 @@ from cryptotrack.accounts.apis import SignupApi
 from cryptotrack.accounts.models import ExchangeAccount
 from cryptotrack.audit.services import Origin
 from cryptotrack.core.exceptions import ApplicationError
-from cryptotrack.core.throttling import IpScopedRateThrottle
+from cryptotrack.core.throttling import IpScopedRateThrottle, check_form_throttle
 from cryptotrack.exchanges.kucoin import KucoinCredentials
 from cryptotrack.web.auth import signed_in_user
 from cryptotrack.web.forms import FormErrors, posted, validated
-from cryptotrack.web.rendering import render_page
-from cryptotrack.web.throttles import check_throttle, with_headers
+from cryptotrack.web.rendering import render_page, with_headers
 
 ACCOUNT_FIELDS = ("name", "username", "password", "email")
 KUCOIN_FIELDS = ("api_key", "api_secret", "api_passphrase")
@@ -40,7 +39,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
         return _sign_up_page(request)
     form = _signup_input(request.POST)
     try:
-        check_throttle(request, IpScopedRateThrottle(), scope="signup", what="sign-ups")
+        check_form_throttle(request, IpScopedRateThrottle(), scope="signup", what="sign-ups")
     except ApplicationError as exc:
         return _refused(request, form, FormErrors.of_refusal(exc), status=429, headers=exc.headers)
     data, errors = validated(SignupApi.InputSerializer, form)
