@@ -95,8 +95,9 @@ def watched_among(user_ids: Iterable[int]) -> set[int]:
         return set(ids)
     key = cache.make_key(WATCH_KEY)
     now = time.time()
-    scores = cache.call_redis(
-        lambda client: client.zmscore(key, [str(i) for i in ids]), lambda: [now + 1] * len(ids)
+    scores: list[float | None] = cache.call_redis(
+        lambda client: list(client.zmscore(key, [str(i) for i in ids])),
+        lambda: [now + 1] * len(ids),
     )
     return {i for i, score in zip(ids, scores, strict=True) if score is not None and score > now}
 
