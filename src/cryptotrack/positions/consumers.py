@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
@@ -75,12 +76,17 @@ def positions_message(user: User, kind: str) -> dict[str, Any]:
 
 
 def _same_origin(scope: dict[str, Any]) -> bool:
+    """Whether a cookie-carrying handshake comes from this site's own pages, judged as
+    Django's CSRF check judges a form's ``Origin``: the ``Host`` it was sent to, or one of
+    ``CSRF_TRUSTED_ORIGINS`` (a proxy that rewrites ``Host``)."""
     headers = dict(scope.get("headers") or [])
     origin = headers.get(b"origin", b"").decode("latin-1")
     if not origin:
         return True  # not a browser: whoever holds the cookie may use it
     host = headers.get(b"host", b"").decode("latin-1")
-    return bool(host) and urlsplit(origin).netloc == host
+    return (bool(host) and urlsplit(origin).netloc == host) or (
+        origin in settings.CSRF_TRUSTED_ORIGINS
+    )
 
 
 class PositionsConsumer(AsyncJsonWebsocketConsumer):
