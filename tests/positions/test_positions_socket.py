@@ -155,6 +155,17 @@ def test_an_expired_token_closes_4401(make_user: Callable[..., Any], server: Asg
         assert close_code(ws, timeout=5) == CLOSE_UNAUTHORIZED
 
 
+def test_a_token_expiring_while_open_closes_4401_then(
+    make_user: Callable[..., Any], server: AsgiServer
+) -> None:
+    token = AccessToken.for_user(make_user())
+    token.set_exp(lifetime=timedelta(seconds=2))
+
+    with connect(ws_url(server), subprotocols=["bearer", str(token)], open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "snapshot"
+        assert close_code(ws, timeout=8) == CLOSE_UNAUTHORIZED
+
+
 def test_a_forged_token_or_a_bad_first_message_closes_4401(
     make_user: Callable[..., Any], server: AsgiServer
 ) -> None:

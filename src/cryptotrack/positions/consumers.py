@@ -184,6 +184,6 @@ class PositionsConsumer(AsyncJsonWebsocketConsumer):
     async def _keep_watched(self, user_id: int) -> None:
         """Hold the user's watch lease while the socket is open (Redis layer)."""
         while True:
-            with contextlib.suppress(Exception):  # Redis down: the worker then tells all
+            with contextlib.suppress(Exception):  # Redis down: renewed on the next turn
                 await database_sync_to_async(live.watch)(user_id)
             await asyncio.sleep(live.WATCH_RENEW_SECONDS)

@@ -87,8 +87,10 @@ def watch(user_id: int) -> None:
 
 
 def watched_among(user_ids: Iterable[int]) -> set[int]:
-    """Which of ``user_ids`` hold an unexpired lease (one ``ZMSCORE``). Redis down: all of
-    them (a wasted message beats a silent socket; the layer is likely down too)."""
+    """Which of ``user_ids`` hold an unexpired lease (one ``ZMSCORE``). Redis down: none —
+    the channel layer lives on Redis too, so telling anybody would only pile up timeouts in
+    the worker; sockets catch up at the first poll after Redis is back. Without Redis (the
+    in-memory layer) every id: there is no lease to ask."""
     ids = sorted(set(user_ids))
     cache = _redis_cache()
     if cache is None or not ids:
@@ -97,7 +99,7 @@ def watched_among(user_ids: Iterable[int]) -> set[int]:
     now = time.time()
     scores: list[float | None] = cache.call_redis(
         lambda client: list(client.zmscore(key, [str(i) for i in ids])),
-        lambda: [now + 1] * len(ids),
+        lambda: [None] * len(ids),
     )
     return {i for i, score in zip(ids, scores, strict=True) if score is not None and score > now}
 
