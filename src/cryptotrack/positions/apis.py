@@ -43,6 +43,7 @@ from cryptotrack.positions.representations import (
     PositionEventOutput,
     PositionOutput,
     PositionSnapshotOutput,
+    freshness_fields,
 )
 from cryptotrack.positions.storage import positions_json
 
@@ -271,16 +272,7 @@ class PositionListApi(APIView):
         paginator.page, _ = parse_page_params(request)
         paginator.per_page = parse_per_page(request)
         paginator.count = current.count
-        paginator.extra = {
-            # The same ISO form as every other time in the API (UTC as "Z").
-            "as_of": serializers.DateTimeField().to_representation(current.as_of)
-            if current.as_of
-            else None,
-            "source": current.source,
-            "stale": current.stale,
-            "stale_reason": current.stale_reason,
-            "accounts": PositionAccountFreshnessOutput(current.accounts, many=True).data,
-        }
+        paginator.extra = freshness_fields(current)
         if paginator.page == 1 and current.count <= paginator.per_page:
             # The usual case, all of the user's positions: the cached JSON as it is.
             results = current.positions_json

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import F
@@ -15,6 +16,9 @@ from rest_framework import serializers
 from cryptotrack.core.csv_export import CsvExport
 from cryptotrack.core.fields import iso_utc
 from cryptotrack.positions.models import Position, PositionEvent, PositionSnapshot
+
+if TYPE_CHECKING:
+    from cryptotrack.positions.selectors import CurrentPositions
 
 
 class AccountRefOutput(serializers.Serializer[Any]):
@@ -180,3 +184,18 @@ def positions_payload(positions: list[Position], *, label: str) -> list[dict[str
         positions, key=lambda p: (-(p.opened_at.timestamp() if p.opened_at else 0), p.symbol)
     )
     return [position_representation(p, label=label) for p in ordered]
+
+
+def freshness_fields(current: CurrentPositions) -> dict[str, Any]:
+    """What ``GET /positions`` answers beside ``results`` (``as_of``, ``source``, ``stale``,
+    ``stale_reason``, ``accounts``), as JSON values; the ``/ws/positions`` messages carry
+    the same."""
+    return {
+        "as_of": _time(current.as_of),
+        "source": current.source,
+        "stale": current.stale,
+        "stale_reason": current.stale_reason,
+        "accounts": [
+            {**asdict(account), "as_of": _time(account.as_of)} for account in current.accounts
+        ],
+    }

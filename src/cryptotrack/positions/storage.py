@@ -5,7 +5,8 @@ reported closed (with a closing snapshot), position events derived from the chan
 (``positions.events``; the first poll after tracking starts is their baseline),
 subscription status updated, ``positions_recorded`` sent (position alerts are evaluated
 there), and the accounts' current positions written through to the cache in one round
-trip.
+trip. After the commit the polled users' ``/ws/positions`` sockets are told
+(``positions.live``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from cryptotrack.exchanges.errors import (
     UpstreamRateLimited,
 )
 from cryptotrack.exchanges.kucoin import FuturesPosition
-from cryptotrack.positions import cache
+from cryptotrack.positions import cache, live
 from cryptotrack.positions.events import derive_events, positions_recorded
 from cryptotrack.positions.models import (
     Position,
@@ -182,6 +183,9 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
                 tracking=tracking.get(o.account_id) or account_tracking(None, label=label),
             )
         cache.write(entries, fill=_other_accounts(succeeded))
+        # /ws/positions: after the commit, so a socket reads what this flush stored.
+        polled_users = {o.user_id for o in outcomes}
+        transaction.on_commit(lambda: live.announce_polls(polled_users))
 
 
 def _other_accounts(succeeded: list[PollOutcome]) -> cache.Entries:

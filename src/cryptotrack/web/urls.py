@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from cryptotrack.web.views import placeholder, rates, session, settings, signup
+from cryptotrack.web.views import placeholder, positions, rates, session, settings, signup
 
 app_name = "web"
 
@@ -11,6 +11,12 @@ urlpatterns = [
     path("", session.home, name="home"),
     path("sign-in", session.sign_in, name="sign-in"),
     path("sign-out", session.sign_out, name="sign-out"),
+    path("tracking/<int:account_id>", positions.tracking, name="tracking"),
+    path(
+        "positions/<int:account_id>/<str:symbol>/<str:side>",
+        placeholder.placeholder("Position", "web:home"),
+        name="position-detail",
+    ),
     path("sign-up", signup.sign_up, name="sign-up"),
     path("balances", placeholder.placeholder("Balances", "web:balances"), name="balances"),
     path("events", placeholder.placeholder("Events", "web:events"), name="events"),
