@@ -354,3 +354,57 @@ def test_cached_representation_is_exactly_the_api_serializer(
 
     label = position.account.label
     assert position_representation(position, label=label) == PositionOutput(position).data
+
+
+@pytest.mark.parametrize(
+    ("overrides", "distance", "roe"),
+    [
+        ({}, "33.4443", "-0.5000"),  # (60100 - 40000) / 60100; -0.25 / 50
+        ({"liquidation_price": None}, None, "-0.5000"),
+        ({"position_margin": None}, "33.4443", None),
+        ({"position_margin": Decimal(0)}, "33.4443", None),
+    ],
+)
+def test_positions_carry_the_figures_their_alerts_compare(
+    make_trader: Callable[..., Any],
+    overrides: dict[str, Any],
+    distance: str | None,
+    roe: str | None,
+) -> None:
+    from cryptotrack.alerts.models import PositionAlert
+    from cryptotrack.alerts.position_evaluation import position_value
+    from cryptotrack.positions.representations import position_representation
+
+    now = timezone.now()
+    user = make_trader().user
+    position = Position.objects.create(
+        **{
+            "user": user,
+            "account": user.exchange_accounts.get(),
+            "symbol": "XBTUSDTM",
+            "side": "long",
+            "size": Decimal(3),
+            "entry_price": Decimal("60000.5"),
+            "mark_price": Decimal("60100"),
+            "liquidation_price": Decimal("40000"),
+            "leverage": Decimal(5),
+            "margin_mode": "cross",
+            "position_margin": Decimal(50),
+            "unrealised_pnl": Decimal("-0.25"),
+            "realised_pnl": Decimal("0"),
+            "settle_currency": "USDT",
+            "opened_at": now,
+            "updated_at": now,
+            "seen_at": now,
+            **overrides,
+        }
+    )
+    row = position_representation(position, label="main")
+
+    assert (row["liquidation_distance_percent"], row["roe_percent"]) == (distance, roe)
+    for kind, shown in (
+        (PositionAlert.Kind.LIQUIDATION_DISTANCE, distance),
+        (PositionAlert.Kind.PNL_PERCENT, roe),
+    ):
+        compared = position_value(PositionAlert(kind=kind), position)
+        assert (None if compared is None else f"{compared:.4f}") == shown

@@ -36,6 +36,7 @@ from cryptotrack.alerts.models import (
 from cryptotrack.alerts.tasks import enqueue_position_alert_firings
 from cryptotrack.core import metrics
 from cryptotrack.notify import deliveries
+from cryptotrack.positions import figures
 from cryptotrack.positions.models import Position, PositionEvent
 
 logger = logging.getLogger(__name__)
@@ -53,21 +54,22 @@ def position_value(alert: PositionAlert, position: Position) -> Decimal | None:
     """What a threshold alert compares for a position; ``None`` when it cannot be known
     (no liquidation price, no margin): then the alert neither fires nor re-arms."""
     try:
+        # The same figures as the positions the user reads (positions.figures).
         if alert.kind == Kind.LIQUIDATION_DISTANCE:
-            mark, liquidation = position.mark_price, position.liquidation_price
-            if liquidation is None or liquidation <= 0 or mark <= 0:
-                return None
-            value = abs(mark - liquidation) / mark * 100
+            value = figures.liquidation_distance_percent(
+                mark=position.mark_price, liquidation=position.liquidation_price
+            )
         elif alert.kind == Kind.PNL_PERCENT:
-            margin = position.position_margin
-            if margin is None or margin <= 0:
-                return None
-            value = Decimal(position.unrealised_pnl) / margin * 100
+            value = figures.roe_percent(
+                unrealised_pnl=position.unrealised_pnl, margin=position.position_margin
+            )
         elif alert.kind == Kind.PNL_AMOUNT:
             value = Decimal(position.unrealised_pnl)
         else:
             return None
     except (InvalidOperation, ArithmeticError):
+        return None
+    if value is None:
         return None
     # Stored like the positions' own figures: 10 decimals, at most 20 integer digits.
     with localcontext(prec=VALUE_MAX_DIGITS + 2):

@@ -63,7 +63,7 @@ class AccountEntry:
 
 
 def user_key(user_id: int) -> str:
-    return f"positions:v4:{user_id}"
+    return f"positions:v5:{user_id}"
 
 
 def cache_timeout() -> int:

@@ -1,37 +1,40 @@
-"""Figures derived from a position as the API answers it (decimal strings): what a trader
-reads beside the raw numbers. Pure arithmetic, no query; ``None`` when not computable.
+"""Figures derived from a position: what a trader reads beside the raw numbers, and what
+position alerts compare. One definition each, used by the API's payload (so the web page
+and ``/ws/positions`` show them as sent) and by ``alerts.position_evaluation``.
 
-``static/web/js/positions.js`` computes the same for the rows it receives live.
+Pure arithmetic on decimals, no query; ``None`` when the figure cannot be known.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
+
+# Places of a figure in the API (``"12.3456"``).
+PLACES = 4
 
 
-def _decimal(value: Any) -> Decimal | None:
-    try:
-        number = Decimal(str(value)) if value is not None else None
-    except InvalidOperation:
-        return None
-    return number if number is not None and number.is_finite() else None
-
-
-def liquidation_distance_percent(row: dict[str, Any]) -> Decimal | None:
+def liquidation_distance_percent(
+    *, mark: Decimal | None, liquidation: Decimal | None
+) -> Decimal | None:
     """How far the mark price is from the liquidation price, in % of the mark price."""
-    mark, liquidation = _decimal(row.get("mark_price")), _decimal(row.get("liquidation_price"))
     if mark is None or liquidation is None or mark <= 0 or liquidation <= 0:
         return None
     return abs(mark - liquidation) / mark * 100
 
 
-def roe_percent(row: dict[str, Any]) -> Decimal | None:
-    """Return on equity: the price move since entry times the leverage, in %, signed for
-    the side (KuCoin's ROE, fees aside)."""
-    entry, mark = _decimal(row.get("entry_price")), _decimal(row.get("mark_price"))
-    leverage = _decimal(row.get("leverage"))
-    if entry is None or mark is None or leverage is None or entry <= 0:
+def roe_percent(*, unrealised_pnl: Decimal | None, margin: Decimal | None) -> Decimal | None:
+    """Return on equity: the unrealised PnL in % of the margin the position holds
+    (KuCoin's ``unrealisedPnl / posMargin``, as its app shows ROE)."""
+    if unrealised_pnl is None or margin is None or margin <= 0:
         return None
-    move = (mark - entry) / entry * leverage * 100
-    return -move if row.get("side") == "short" else move
+    try:
+        return Decimal(unrealised_pnl) / margin * 100
+    except (InvalidOperation, ArithmeticError):
+        return None
+
+
+def as_text(value: Decimal | None) -> str | None:
+    """A figure as the API writes it: ``PLACES`` decimals, or null."""
+    if value is None or not value.is_finite():
+        return None
+    return f"{value.quantize(Decimal(1).scaleb(-PLACES)):f}"

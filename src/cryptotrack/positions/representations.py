@@ -15,6 +15,7 @@ from rest_framework import serializers
 
 from cryptotrack.core.csv_export import CsvExport
 from cryptotrack.core.fields import iso_utc
+from cryptotrack.positions import figures
 from cryptotrack.positions.models import Position, PositionEvent, PositionSnapshot
 
 if TYPE_CHECKING:
@@ -29,9 +30,16 @@ class AccountRefOutput(serializers.Serializer[Any]):
 
 
 class PositionOutput(serializers.ModelSerializer[Position]):
-    """A current open position as API.md lists it (amounts as decimal strings)."""
+    """A current open position as API.md lists it (amounts as decimal strings), with the
+    figures a trader reads beside them (``positions.figures``)."""
 
     account = serializers.SerializerMethodField()
+    liquidation_distance_percent = serializers.SerializerMethodField(
+        help_text="|mark - liquidation| / mark x 100, 4 decimals; null without a liquidation price."
+    )
+    roe_percent = serializers.SerializerMethodField(
+        help_text="unrealised_pnl / position_margin x 100, 4 decimals; null without a margin."
+    )
 
     class Meta:
         model = Position
@@ -45,9 +53,12 @@ class PositionOutput(serializers.ModelSerializer[Position]):
             "liquidation_price",
             "leverage",
             "margin_mode",
+            "position_margin",
             "unrealised_pnl",
             "realised_pnl",
             "settle_currency",
+            "liquidation_distance_percent",
+            "roe_percent",
             "opened_at",
             "updated_at",
         ]
@@ -55,6 +66,29 @@ class PositionOutput(serializers.ModelSerializer[Position]):
     @extend_schema_field(AccountRefOutput)
     def get_account(self, position: Position) -> dict[str, Any]:
         return {"id": position.account_id, "label": position.account.label}
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_liquidation_distance_percent(self, position: Position) -> str | None:
+        return _figures(position)["liquidation_distance_percent"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_roe_percent(self, position: Position) -> str | None:
+        return _figures(position)["roe_percent"]
+
+
+def _figures(position: Position) -> dict[str, str | None]:
+    return {
+        "liquidation_distance_percent": figures.as_text(
+            figures.liquidation_distance_percent(
+                mark=position.mark_price, liquidation=position.liquidation_price
+            )
+        ),
+        "roe_percent": figures.as_text(
+            figures.roe_percent(
+                unrealised_pnl=position.unrealised_pnl, margin=position.position_margin
+            )
+        ),
+    }
 
 
 class PositionSnapshotOutput(serializers.ModelSerializer[PositionSnapshot]):
@@ -157,7 +191,8 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else iso_utc(value)
 
 
-_VALUE_FIELDS = [name for name in PositionOutput.Meta.fields if name != "account"]
+_FIGURES = ("liquidation_distance_percent", "roe_percent")
+_VALUE_FIELDS = [name for name in PositionOutput.Meta.fields if name not in {"account", *_FIGURES}]
 
 
 def position_representation(position: Position, *, label: str) -> dict[str, Any]:
@@ -174,7 +209,8 @@ def position_representation(position: Position, *, label: str) -> dict[str, Any]
             row[name] = _time(value)
         else:
             row[name] = value
-    return row
+    row.update(_figures(position))
+    return {name: row[name] for name in PositionOutput.Meta.fields}  # the serializer's order
 
 
 def positions_payload(positions: list[Position], *, label: str) -> list[dict[str, Any]]:

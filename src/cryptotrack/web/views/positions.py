@@ -23,7 +23,6 @@ from cryptotrack.audit.services import Origin
 from cryptotrack.core.exceptions import ApplicationError, NotFound
 from cryptotrack.positions import selectors, services
 from cryptotrack.positions.apis import TrackingInput
-from cryptotrack.positions.figures import liquidation_distance_percent, roe_percent
 from cryptotrack.positions.models import TrackingSubscription
 from cryptotrack.web.auth import page
 from cryptotrack.web.forms import FormErrors, validated
@@ -50,8 +49,12 @@ def _number(value: Any, places: int | None = None) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def _percent(figure: str | None) -> str:
+    """A figure of the payload (``positions.figures``) as the page shows it: 2 places."""
+    return "—" if figure is None else f"{_number(figure, 2)} %"
+
+
 def _row(position: dict[str, Any]) -> dict[str, Any]:
-    distance, roe = liquidation_distance_percent(position), roe_percent(position)
     pnl = Decimal(position["unrealised_pnl"] or 0)
     return {
         **position,
@@ -61,9 +64,9 @@ def _row(position: dict[str, Any]) -> dict[str, Any]:
             "entry_price": _number(position["entry_price"]),
             "mark_price": _number(position["mark_price"]),
             "liquidation_price": _number(position["liquidation_price"]),
-            "distance": _number(distance, 2) + " %" if distance is not None else "—",
+            "distance": _percent(position["liquidation_distance_percent"]),
             "unrealised_pnl": _number(position["unrealised_pnl"]),
-            "roe": _number(roe, 2) + " %" if roe is not None else "—",
+            "roe": _percent(position["roe_percent"]),
             "leverage": _number(position["leverage"]),
         },
         "trend": "gain" if pnl > 0 else "loss" if pnl < 0 else "",

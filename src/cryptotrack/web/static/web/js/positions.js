@@ -1,7 +1,7 @@
 // The positions page, live: listens on /ws/positions (the session cookie signs it in) and
 // updates the server-rendered tables in place. Every value is written with textContent;
 // nothing received is ever parsed as HTML. Figures derived from a row (liquidation
-// distance, ROE) are computed as positions/figures.py computes them for the first render.
+// distance, ROE) arrive computed in it, as on the first render.
 
 const table = document.getElementById("positions-table");
 const statusLine = document.getElementById("live-status");
@@ -29,20 +29,10 @@ function percent(value) {
   return value === null || !Number.isFinite(value) ? "—" : `${value.toFixed(2)} %`;
 }
 
-function liquidationDistance(row) {
-  const mark = Number(row.mark_price);
-  const liquidation = Number(row.liquidation_price);
-  if (row.liquidation_price === null || !(mark > 0) || !(liquidation > 0)) return null;
-  return (Math.abs(mark - liquidation) / mark) * 100;
-}
-
-function roe(row) {
-  const entry = Number(row.entry_price);
-  const mark = Number(row.mark_price);
-  const leverage = Number(row.leverage);
-  if (row.leverage === null || !(entry > 0) || !Number.isFinite(mark)) return null;
-  const move = ((mark - entry) / entry) * leverage * 100;
-  return row.side === "short" ? -move : move;
+// The figures come computed in each row (positions/figures.py): the page never
+// recomputes them, so it shows what position alerts compare.
+function figure(value) {
+  return value === null || value === undefined ? null : Number(value);
 }
 
 function keyOf(row) {
@@ -90,7 +80,7 @@ function fillRow(tr, row) {
   cell(tr, "entry_price").textContent = trimmed(row.entry_price);
   cell(tr, "mark_price").textContent = trimmed(row.mark_price);
   cell(tr, "liquidation_price").textContent = trimmed(row.liquidation_price);
-  cell(tr, "distance").textContent = percent(liquidationDistance(row));
+  cell(tr, "distance").textContent = percent(figure(row.liquidation_distance_percent));
   const pnl = Number(row.unrealised_pnl);
   for (const field of ["unrealised_pnl", "roe"]) {
     const td = cell(tr, field);
@@ -98,7 +88,7 @@ function fillRow(tr, row) {
     td.classList.toggle("loss", pnl < 0);
   }
   cell(tr, "unrealised_pnl").textContent = `${trimmed(row.unrealised_pnl)} ${row.settle_currency}`;
-  cell(tr, "roe").textContent = percent(roe(row));
+  cell(tr, "roe").textContent = percent(figure(row.roe_percent));
   cell(tr, "account").textContent = row.account.label;
 }
 
