@@ -3,10 +3,12 @@ event kinds."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.utils.dateparse import parse_datetime
 
 from cryptotrack.balances.representations import amount as plain_amount
 from cryptotrack.positions.models import PositionEvent
@@ -44,3 +46,13 @@ def tone(value: Any) -> str:
 def event_kind(value: str) -> str:
     """An event's kind as people read it (``side_flipped``: "Side flipped")."""
     return str(PositionEvent.Kind(value).label) if value in PositionEvent.Kind.values else value
+
+
+@register.filter
+def moment(value: Any) -> str:
+    """An API time (``2026-12-04T20:40:34.983Z``) to the second, as the tables show
+    times in UTC: ``2026-12-04 20:40:34``."""
+    parsed = parse_datetime(value) if isinstance(value, str) else value
+    if not isinstance(parsed, datetime):
+        return "—" if value in (None, "") else str(value)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")

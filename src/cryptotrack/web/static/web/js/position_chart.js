@@ -28,6 +28,8 @@ function build(element, data) {
     size: 70,
   });
   const options = {
+    // Times in UTC, as the caption and the table say them.
+    tzDate: (seconds) => window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
     width,
     height: chartHeight(width),
     scales: { x: { time: true }, price: {}, pnl: {} },
