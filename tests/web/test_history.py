@@ -291,3 +291,25 @@ def test_the_csv_download_holds_only_the_users_own_events(
     assert response.status_code == 200
     lines = b"".join(response.streaming_content).decode().strip().splitlines()
     assert len(lines) == 1  # the header only
+
+
+def test_a_bad_balances_filter_is_said_next_to_it(holder: Any) -> None:
+    response = holder.client.get("/balances", {"include_zero": "perhaps"})
+
+    assert response.status_code == 400
+    assert b'id="include_zero-errors"' in response.content
+    assert b'aria-invalid="true"' in response.content
+
+
+def test_the_events_page_costs_the_same_queries_for_many_events(
+    holder: Any, kucoin_sim: KucoinSimulator, django_assert_max_num_queries: Any
+) -> None:
+    subscription = holder.user.exchange_accounts.get().tracking
+    for size in range(3, 12):
+        kucoin_sim.resize_position(holder.api_key, "XBTUSDTM", size)
+        poll(subscription)
+
+    with django_assert_max_num_queries(8):
+        response = holder.client.get("/events?per_page=20")
+
+    assert len(response.context["events"]) == 10

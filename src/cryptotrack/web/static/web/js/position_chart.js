@@ -15,6 +15,13 @@ function chartHeight(width) {
   return width < 500 ? 240 : 320;
 }
 
+function timeScale(times) {
+  // One point has no span of time: show it a minute either side (a fixed range: uPlot
+  // stretches a computed one to years).
+  if (times.length !== 1) return { time: true };
+  return { time: true, auto: false, range: [times[0] - 60, times[0] + 60] };
+}
+
 function build(element, data) {
   const currency = element.dataset.currency || "";
   const width = chartWidth(element);
@@ -25,14 +32,14 @@ function build(element, data) {
     stroke: AXIS_COLOUR,
     grid: { stroke: GRID_COLOUR, width: 1 },
     ticks: { stroke: GRID_COLOUR, width: 1 },
-    size: 70,
+    size: width < 500 ? 56 : 70,
   });
   const options = {
     // Times in UTC, as the caption and the table say them.
     tzDate: (seconds) => window.uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
     width,
     height: chartHeight(width),
-    scales: { x: { time: true }, price: {}, pnl: {} },
+    scales: { x: timeScale(data.time), price: {}, pnl: {} },
     series: [
       {},
       { label: "Mark price", scale: "price", stroke: SERIES_COLOURS.mark, width: 2 },
