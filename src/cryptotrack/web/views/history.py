@@ -77,9 +77,15 @@ def position_detail(request: HttpRequest, account_id: int, symbol: str, side: st
         since=timezone.now() - RANGES[chosen][1],
     )
     events = selectors.position_events(user=user, account=account_id, symbol=symbol)
+    freshness = next((a for a in current.accounts if a.id == account_id), None)
     context = {
         "position": position,
-        "freshness": next((a for a in current.accounts if a.id == account_id), None),
+        "freshness": freshness,
+        "stale_reason": (
+            selectors.StaleReason(freshness.stale_reason).label
+            if freshness is not None and freshness.stale_reason
+            else None
+        ),
         "ranges": [(key, label) for key, (label, _) in RANGES.items()],
         "chosen": chosen,
         "errors": errors,
