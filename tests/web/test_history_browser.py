@@ -118,7 +118,7 @@ def test_the_position_chart_has_a_point_per_history_row_of_the_range(
     assert int(page.get_by_test_id("chart-points").inner_text()) >= points
 
     page.goto(f"{stack.url}/positions/{account_id}/XBTUSDTM/short")
-    expect(page.get_by_role("heading", name="Position not found")).to_be_visible()
+    expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
 
 
 def test_events_are_listed_filtered_and_downloaded(

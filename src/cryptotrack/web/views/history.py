@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any, cast
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from rest_framework import serializers
@@ -66,7 +66,7 @@ def position_detail(request: HttpRequest, account_id: int, symbol: str, side: st
     current = selectors.current_positions(user=user, symbol=symbol, account_id=account_id)
     position = next((row for row in current.positions if row["side"] == side), None)
     if position is None:
-        return render_page(request, "web/history/not_found.html", active="web:home", status=404)
+        raise Http404("No such open position.")
     params, errors = validated(ChartRangeInput, posted(request.GET, "range"))
     chosen = params["range"] if params else DEFAULT_RANGE
     chart = selectors.position_chart(
