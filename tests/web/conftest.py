@@ -42,6 +42,7 @@ class Trader:
     username: str
     password: str
     access: str  # a JWT for setting things up through the API
+    api_key: str = ""  # its simulator KuCoin key (drive it with /_sim/keys/<api_key>/...)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -87,7 +88,8 @@ def sign_up(stack: Stack, *, kucoin: bool = True) -> Trader:
     tokens = httpx.post(
         f"{stack.url}/api/v1/auth/token", json={"username": username, "password": PASSWORD}
     ).json()
-    return Trader(username=username, password=PASSWORD, access=tokens["access"])
+    api_key = body["kucoin"]["api_key"] if kucoin else ""
+    return Trader(username=username, password=PASSWORD, access=tokens["access"], api_key=api_key)
 
 
 @pytest.fixture

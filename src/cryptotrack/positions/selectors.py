@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from cryptotrack.accounts.models import ExchangeAccount, User
@@ -217,3 +220,69 @@ def position_events(
     return _filtered(
         events, time_field="at", symbol=symbol, account=account, since=since, until=until
     )
+
+
+# What a chart of a position's history holds at most, whatever the range: beyond it, rows
+# are sampled (see :func:`position_chart`).
+CHART_MAX_POINTS = 500
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    taken_at: datetime
+    mark_price: Decimal
+    unrealised_pnl: Decimal
+    liquidation_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class PositionChart:
+    """A position's history in a time range, oldest first: every row (``total`` of them),
+    or when there are more than ``max_points`` an even sample of them that always keeps
+    the oldest and the newest (``sampled``)."""
+
+    points: list[ChartPoint]
+    total: int
+
+    @property
+    def sampled(self) -> bool:
+        return len(self.points) < self.total
+
+
+def position_chart(
+    *,
+    user: User,
+    account: int,
+    symbol: str,
+    side: str,
+    since: datetime,
+    until: datetime | None = None,
+    max_points: int = CHART_MAX_POINTS,
+) -> PositionChart:
+    """The history of one position (``account``, ``symbol``, ``side``) in ``[since,
+    until)``, at most ``max_points`` rows of it (``max_points`` >= 2).
+
+    Sampled in the database, so a 30-day range of a 2-second interval never comes to
+    Python whole: rows are numbered oldest first and every ``k``-th kept (``k`` the least
+    that leaves fewer than ``max_points``), then the newest added if ``k`` skipped it.
+    A stride keeps the shape of a price line; a spike between two kept rows can fall out.
+    """
+    rows = position_history(
+        user=user, symbol=symbol, account=account, since=since, until=until
+    ).filter(side=side)
+    fields = ("taken_at", "mark_price", "unrealised_pnl", "liquidation_price")
+    total = rows.count()
+    oldest_first = rows.order_by("taken_at", "id")
+    if total <= max_points:
+        picked = list(oldest_first.values_list(*fields))
+    else:
+        stride = math.ceil(total / (max_points - 1))
+        numbered = oldest_first.annotate(
+            row=Window(RowNumber(), order_by=[F("taken_at").asc(), F("id").asc()])
+        ).annotate(phase=(F("row") - 1) % stride)
+        picked = list(numbered.filter(phase=0).values_list(*fields))
+        if (total - 1) % stride:
+            newest = rows.values_list(*fields).first()  # newest first: the last row
+            if newest is not None:
+                picked.append(newest)
+    return PositionChart(points=[ChartPoint(*row) for row in picked], total=total)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,6 +19,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from cryptotrack.accounts.models import User
 
 View = Callable[..., HttpResponse]
+# What a page answers: a page, or what it streams (a CSV download).
+Answer = TypeVar("Answer", bound=HttpResponseBase)
 
 
 def signed_in_user(request: HttpRequest) -> User | None:
@@ -43,12 +45,12 @@ def safe_next(request: HttpRequest, candidate: str | None) -> str:
     return reverse("web:home")
 
 
-def page(view: View) -> View:
+def page(view: Callable[..., Answer]) -> Callable[..., Answer | HttpResponse]:
     """A signed-in page: anonymous browsers go to the sign-in page (and come back after);
     an htmx request whose session ended gets ``HX-Redirect`` instead of a partial."""
 
     @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Answer | HttpResponse:
         if signed_in_user(request) is None:
             target = sign_in_url(request.get_full_path() if request.method == "GET" else None)
             if request.headers.get("HX-Request"):
@@ -56,8 +58,8 @@ def page(view: View) -> View:
                 response["HX-Redirect"] = target
                 return response
             return HttpResponseRedirect(target)
-        response = view(request, *args, **kwargs)
-        add_never_cache_headers(response)
-        return response
+        answer = view(request, *args, **kwargs)
+        add_never_cache_headers(answer)
+        return answer
 
     return wrapper

@@ -3,7 +3,7 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from cryptotrack.web.views import placeholder, positions, rates, session, settings, signup
+from cryptotrack.web.views import history, placeholder, positions, rates, session, settings, signup
 
 app_name = "web"
 
@@ -12,14 +12,15 @@ urlpatterns = [
     path("sign-in", session.sign_in, name="sign-in"),
     path("sign-out", session.sign_out, name="sign-out"),
     path("tracking/<int:account_id>", positions.tracking, name="tracking"),
+    path("sign-up", signup.sign_up, name="sign-up"),
+    path("balances", history.balances, name="balances"),
+    path("events", history.events, name="events"),
+    path("events.csv", history.events_csv, name="events-csv"),
     path(
         "positions/<int:account_id>/<str:symbol>/<str:side>",
-        placeholder.placeholder("Position", "web:home"),
+        history.position_detail,
         name="position-detail",
     ),
-    path("sign-up", signup.sign_up, name="sign-up"),
-    path("balances", placeholder.placeholder("Balances", "web:balances"), name="balances"),
-    path("events", placeholder.placeholder("Events", "web:events"), name="events"),
     path("rates", rates.rates, name="rates"),
     path("rates/refresh", rates.refresh, name="rates-refresh"),
     path("alerts", placeholder.placeholder("Alerts", "web:alerts"), name="alerts"),
