@@ -4,20 +4,18 @@ added, its secret shown once, and a test send reaches a real receiver, signed.""
 
 from __future__ import annotations
 
-import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
 from cryptotrack.notify import webhooks
 from tests.support.browser import assert_accessible, screenshot
-from tests.web.conftest import PASSWORD, Stack, Trader, simulator_key
+from tests.web.conftest import Stack, Trader, sign_up
 
 pytestmark = pytest.mark.slow
 
@@ -25,20 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def trader(stack: Stack) -> Trader:
     """A trader with an email address (alerts are refused without one)."""
-    username = f"alerts{secrets.token_hex(4)}"
-    body = {
-        "name": "Alert Trader",
-        "username": username,
-        "password": PASSWORD,
-        "email": f"{username}@example.com",
-        "kucoin": simulator_key(stack),
-    }
-    created = httpx.post(f"{stack.url}/api/v1/auth/signup", json=body, timeout=10)
-    assert created.status_code == 201, created.text
-    tokens = httpx.post(
-        f"{stack.url}/api/v1/auth/token", json={"username": username, "password": PASSWORD}
-    ).json()
-    return Trader(username=username, password=PASSWORD, access=tokens["access"])
+    return sign_up(stack, email=True)
 
 
 @dataclass
@@ -90,6 +75,7 @@ def test_a_bad_price_is_said_inline_then_a_good_alert_is_listed(
         "The target price must be greater than zero."
     )
     expect(target).to_be_focused()
+    assert_accessible(page)  # the form with its message
     target.fill("70000")
     page.locator("#price-alert-form").get_by_role("button", name="Create price alert").click()
 
@@ -110,6 +96,22 @@ def test_a_bad_price_is_said_inline_then_a_good_alert_is_listed(
     assert_accessible(page)
     screenshot(page, "alerts")
 
+    for link, heading in [
+        ("bitcoin/usd", "Price alert"),
+        ("Mark price near the liquidation price", "Position alert"),
+    ]:
+        page.goto(f"{stack.url}/alerts")
+        page.get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text(heading)
+        expect(page.get_by_text("It has not fired yet.")).to_be_visible()
+        assert_accessible(page)
+        page.get_by_role("link", name="Delete", exact=True).click()
+        assert_accessible(page)
+        page.get_by_role("button", name="Delete alert").click()
+        expect(page.get_by_text("deleted.")).to_be_visible()
+    expect(page.get_by_text("No price alerts yet.")).to_be_visible()
+    expect(page.get_by_text("No position alerts yet.")).to_be_visible()
+
 
 def test_a_webhook_channel_is_added_and_a_signed_test_reaches_the_receiver(
     signed_in: Any, stack: Stack, receiver: Receiver
@@ -123,6 +125,7 @@ def test_a_webhook_channel_is_added_and_a_signed_test_reaches_the_receiver(
 
     secret = page.locator(".secret-once").inner_text().strip()
     assert secret.startswith("whsec_")
+    assert_accessible(page)
     page.get_by_role("button", name="Send a test").click()
 
     expect(page.locator("#test-result")).to_contain_text("Test delivered (HTTP 200).")
@@ -134,6 +137,11 @@ def test_a_webhook_channel_is_added_and_a_signed_test_reaches_the_receiver(
     assert page.locator(".secret-once").count() == 0
     assert_accessible(page)
     screenshot(page, "channels")
+    page.get_by_role("link", name="my hook", exact=True).click()
+    expect(page.get_by_text("verified", exact=True)).to_be_visible()
+    assert_accessible(page)
+    page.goto(f"{stack.url}/channels/deliveries")
+    assert_accessible(page)
 
 
 # Elements reaching past the right edge, except inside a box that scrolls sideways itself
@@ -155,7 +163,7 @@ OVERFLOWING = """() => {
 def test_the_pages_fit_a_375_px_screen(signed_in: Any, stack: Stack) -> None:
     page = signed_in
     page.set_viewport_size({"width": 375, "height": 800})
-    for path in ["/alerts", "/channels", "/channels/deliveries"]:
+    for path in ["/channels", "/channels/deliveries", "/alerts"]:
         page.goto(f"{stack.url}{path}")
         assert page.evaluate(OVERFLOWING) == [], path
         assert page.evaluate("document.documentElement.scrollWidth") <= 375, path

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,20 +20,12 @@ from cryptotrack.simulators.messengers.simulator import MessengersSimulator
 from cryptotrack.web.forms import FormErrors
 from cryptotrack.web.views.support import PER_PAGE
 from tests.alerts.conftest import make_alert
+from tests.notify.test_channels_api import sim
 from tests.web.test_alerts_pages import browser_for, post
 
-__all__ = ["make_alert"]  # a fixture
+__all__ = ["make_alert", "sim"]  # fixtures
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def sim(settings: Any) -> Iterator[MessengersSimulator]:
-    with MessengersSimulator() as simulator:
-        settings.TELEGRAM_API_URL = simulator.base_url
-        settings.WEBHOOK_ALLOW_PRIVATE = True
-        settings.NOTIFY_TIMEOUT_SECONDS = 2
-        yield simulator
 
 
 @pytest.fixture
