@@ -10,7 +10,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from cryptotrack.alerts.models import Alert, AlertNotification, PositionAlert
@@ -333,3 +335,40 @@ def test_hostile_position_input_is_an_inline_error(browser: Client) -> None:
 
     assert page.status_code == 400
     assert page.context["position"]["errors"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/alerts/price/99999999999999999999999",
+        "/alerts/position/99999999999999999999999",
+        "/channels/99999999999999999999999",
+        "/alerts/price/1?page=99999999999999999999999",
+        "/channels/deliveries?page=-1&channel=99999999999999999999999",
+    ],
+)
+def test_huge_ids_and_pages_are_not_a_500(browser: Client, path: str) -> None:
+    assert browser.get(path).status_code in {400, 404}
+
+
+def test_the_list_costs_the_same_queries_for_one_alert_or_many(
+    browser: Client,
+    user: Any,
+    make_alert: Callable[..., Any],
+    make_position_alert: Callable[..., Any],
+    django_assert_num_queries: Callable[..., Any],
+) -> None:
+    channel = Channel.objects.create(user=user, kind="email", name="inbox", config={})
+
+    def add_alerts() -> None:
+        make_alert(user=user).channels.set([channel])
+        make_position_alert(user, threshold_percent=Decimal(5)).channels.set([channel])
+
+    add_alerts()
+    browser.get("/alerts")
+    with CaptureQueriesContext(connection) as one:
+        browser.get("/alerts")
+    for _ in range(4):
+        add_alerts()
+    with django_assert_num_queries(len(one.captured_queries)):
+        assert browser.get("/alerts").content.decode().count('href="/channels/') >= 10

@@ -236,7 +236,8 @@ def _form_context(
 ) -> dict[str, Any]:
     """What a create form shows: the values sent, the messages, the user's channels (and
     for position alerts their accounts and the kinds' choices)."""
-    data = data or {}
+    if data is None:  # a fresh form: most alerts are priced in dollars
+        data = {"currency": "usd"} if kind == "price" else {}
     chosen = {str(pk) for pk in data.get("channels", [])}
     context: dict[str, Any] = {
         "data": data,
