@@ -215,3 +215,27 @@ def test_hostile_input_is_an_inline_error_not_a_500(
     assert page.status_code == 400
     assert page.context["form"]["errors"]
     assert not Channel.objects.exists()
+
+
+def test_test_sends_count_against_the_apis_user_throttle(
+    sim: MessengersSimulator, browser: Client, settings: Any
+) -> None:
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "user": "2/min",
+        },
+    }
+    add(browser, "webhook", "hook", {"url": f"{sim.base_url}/webhooks/a"})
+    channel = Channel.objects.get()
+    for _ in range(2):
+        post(browser, f"/channels/{channel.pk}/test")
+
+    refused = post(browser, f"/channels/{channel.pk}/test")
+    in_place = post(browser, f"/channels/{channel.pk}/test", HTTP_HX_REQUEST="true")
+
+    assert int(refused["Retry-After"]) > 0
+    assert "Too many requests; try again in" in browser.get(refused["Location"]).content.decode()
+    assert "Too many requests; try again in" in in_place.content.decode()
+    assert len(sim.accepted("webhook")) == 2

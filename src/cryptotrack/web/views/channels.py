@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from cryptotrack.alerts.models import OutboxState
 from cryptotrack.audit.services import Origin
+from cryptotrack.core.throttling import FormThrottled, UserRateThrottle, check_form_throttle
 from cryptotrack.notify import selectors, services
 from cryptotrack.notify.apis import CONFIGS, SECRET_FIELDS, ChannelListApi, channel_config
 from cryptotrack.notify.delivery_apis import DeliveryListApi
@@ -27,7 +28,7 @@ from cryptotrack.notify.models import Channel
 from cryptotrack.notify.outcome import Attempt
 from cryptotrack.web.auth import page
 from cryptotrack.web.forms import FormErrors, posted, validated
-from cryptotrack.web.rendering import is_htmx, render_page
+from cryptotrack.web.rendering import is_htmx, render_page, with_headers
 from cryptotrack.web.views.support import Refused, attempt, owned, page_of, user_of
 
 ACTIVE = "web:channels"
@@ -100,13 +101,21 @@ def channel_test(request: HttpRequest, channel_id: int) -> HttpResponse:
     in place for htmx, else on the channel's page."""
     with owned():
         channel = services.channel_get(user=user_of(request), channel_id=channel_id)
+    back = reverse("web:channel", args=[channel.pk])
+    try:  # it sends a request out: counted as the API's calls of this user are
+        check_form_throttle(request, UserRateThrottle(), scope="user", what="requests")
+    except FormThrottled as exc:
+        if is_htmx(request):  # htmx swaps only 2xx answers in
+            return render(request, "web/channels/_test_result.html", {"refusal": exc.message})
+        messages.error(request, exc.message)
+        return with_headers(HttpResponseRedirect(back), exc.headers)
     result = services.send_test(channel=channel)
     if is_htmx(request):
         context = {"channel": channel, "result": result}
         return render(request, "web/channels/_test_result.html", context)
     level = messages.SUCCESS if result.delivered else messages.ERROR
     messages.add_message(request, level, test_summary(result))
-    return HttpResponseRedirect(reverse("web:channel", args=[channel.pk]))
+    return HttpResponseRedirect(back)
 
 
 def test_summary(result: Attempt) -> str:
