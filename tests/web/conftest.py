@@ -78,9 +78,12 @@ def simulator_key(stack: Stack) -> dict[str, str]:
     return key
 
 
-def sign_up(stack: Stack, *, kucoin: bool = True) -> Trader:
+def sign_up(stack: Stack, *, kucoin: bool = True, email: bool = False) -> Trader:
+    """A new user (``email``: with an address, which alerts need), signed up via the API."""
     username = f"trader{secrets.token_hex(4)}"
     body: dict[str, Any] = {"name": "Browser Trader", "username": username, "password": PASSWORD}
+    if email:
+        body["email"] = f"{username}@example.com"
     if kucoin:
         body["kucoin"] = simulator_key(stack)
     created = httpx.post(f"{stack.url}/api/v1/auth/signup", json=body, timeout=10)

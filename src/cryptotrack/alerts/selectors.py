@@ -7,7 +7,12 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from cryptotrack.accounts.models import User
-from cryptotrack.alerts.models import Alert, PositionAlert, PositionAlertFiring
+from cryptotrack.alerts.models import (
+    Alert,
+    AlertNotification,
+    PositionAlert,
+    PositionAlertFiring,
+)
 from cryptotrack.core.exceptions import NotFound
 
 
@@ -29,6 +34,12 @@ def alert_get(*, user: User, alert_id: int) -> Alert:
     if alert is None:
         raise NotFound(f"No alert {alert_id}.")
     return alert
+
+
+def alert_firings(*, user: User, alert_id: int) -> QuerySet[AlertNotification]:
+    """The crossings of the user's price alert (each owes one email), newest first."""
+    alert = alert_get(user=user, alert_id=alert_id)
+    return AlertNotification.objects.filter(alert=alert).order_by("-triggered_at", "-id")
 
 
 def active_alert_count(*, user: User) -> int:

@@ -206,7 +206,7 @@ class ChannelCreatedOutput(ChannelOutput):
         return secret
 
 
-def _config(
+def channel_config(
     kind: str, data: Any, *, user_email: str, partial_secret: bool
 ) -> tuple[dict[str, Any], str | None]:
     """Validate ``config`` for ``kind``: (what is stored in clear, the secret or None)."""
@@ -258,7 +258,7 @@ class ChannelListApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         user = current_user(request)
-        config, secret = _config(
+        config, secret = channel_config(
             data["kind"], data.get("config"), user_email=user.email, partial_secret=False
         )
         saved = services.channel_create(
@@ -311,7 +311,7 @@ class ChannelDetailApi(APIView):
         channel = services.channel_get(user=user, channel_id=channel_id)
         config = secret = None
         if "config" in data:
-            config, secret = _config(
+            config, secret = channel_config(
                 channel.kind, data["config"], user_email=user.email, partial_secret=True
             )
         channel = services.channel_update(

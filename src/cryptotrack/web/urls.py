@@ -3,7 +3,16 @@
 from django.urls import path
 from django.views.generic import RedirectView
 
-from cryptotrack.web.views import history, placeholder, positions, rates, session, settings, signup
+from cryptotrack.web.views import (
+    alerts,
+    channels,
+    history,
+    positions,
+    rates,
+    session,
+    settings,
+    signup,
+)
 
 app_name = "web"
 
@@ -23,8 +32,8 @@ urlpatterns = [
     ),
     path("rates", rates.rates, name="rates"),
     path("rates/refresh", rates.refresh, name="rates-refresh"),
-    path("alerts", placeholder.placeholder("Alerts", "web:alerts"), name="alerts"),
-    path("channels", placeholder.placeholder("Channels", "web:channels"), name="channels"),
+    path("alerts", alerts.alert_list, name="alerts"),
+    path("channels", channels.channel_list, name="channels"),
     path("settings", settings.settings_index, name="settings"),
     path(
         "settings/exchange-accounts",
@@ -49,6 +58,50 @@ urlpatterns = [
     ),
     path("settings/password", settings.password_change, name="settings-password"),
     path("settings/audit", settings.audit_log, name="settings-audit"),
+    # Alerts (views/alerts.py): create, one alert with its firings, its actions.
+    path("alerts/price", alerts.price_alert_create, name="price-alert-create"),
+    path("alerts/price/<int:alert_id>", alerts.price_alert_detail, name="price-alert"),
+    path(
+        "alerts/price/<int:alert_id>/channels",
+        alerts.price_alert_channels,
+        name="price-alert-channels",
+    ),
+    path(
+        "alerts/price/<int:alert_id>/activate",
+        alerts.price_alert_activate,
+        name="price-alert-activate",
+    ),
+    path(
+        "alerts/price/<int:alert_id>/delete", alerts.price_alert_delete, name="price-alert-delete"
+    ),
+    path("alerts/position", alerts.position_alert_create, name="position-alert-create"),
+    path("alerts/position/<int:alert_id>", alerts.position_alert_detail, name="position-alert"),
+    path(
+        "alerts/position/<int:alert_id>/channels",
+        alerts.position_alert_channels,
+        name="position-alert-channels",
+    ),
+    path(
+        "alerts/position/<int:alert_id>/activate",
+        alerts.position_alert_activate,
+        name="position-alert-activate",
+    ),
+    path(
+        "alerts/position/<int:alert_id>/pause",
+        alerts.position_alert_pause,
+        name="position-alert-pause",
+    ),
+    path(
+        "alerts/position/<int:alert_id>/delete",
+        alerts.position_alert_delete,
+        name="position-alert-delete",
+    ),
+    # Channels (views/channels.py): add, one channel with its test and log, the whole log.
+    path("channels/new", channels.channel_create, name="channel-create"),
+    path("channels/deliveries", channels.delivery_list, name="deliveries"),
+    path("channels/<int:channel_id>", channels.channel_detail, name="channel"),
+    path("channels/<int:channel_id>/test", channels.channel_test, name="channel-test"),
+    path("channels/<int:channel_id>/delete", channels.channel_delete, name="channel-delete"),
 ]
 
 # A page asked for with a trailing slash goes to its one address (as /rates/live/ does).
