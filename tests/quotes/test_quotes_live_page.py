@@ -6,15 +6,14 @@ without a single Alpha Vantage call."""
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from tests.quotes.conftest import PUSH_TIMEOUT, Frames, ws_url
+from tests.support.browser import chromium
 from tests.support.processes import REPO, AsgiServer, CeleryWorker
 from websockets.sync.client import connect
 
@@ -23,16 +22,6 @@ from cryptotrack.simulators.kucoin import KucoinSimulator
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 T = TypeVar("T")
 SCREENSHOT = REPO / "test-artifacts" / "rates-live.png"
 
@@ -55,17 +44,8 @@ def off_the_browser_loop(work: Callable[[], T]) -> T:
 
 @pytest.fixture
 def browser_page() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        pytest.fail("Debian's chromium is missing: `apt-get install chromium` (make test does)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 900, "height": 640})
-            yield page
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 900, "height": 640})
 
 
 def test_live_page_shows_the_rate_and_a_new_one_when_it_arrives(

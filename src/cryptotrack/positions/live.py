@@ -26,23 +26,20 @@ Two paths, as for the live rates (``quotes.live``):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import time
-import weakref
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 from django.core.cache import caches
 from django.db.models import Max
 
 from cryptotrack.core.cache import ResilientRedisCache
-from cryptotrack.exchanges.retry import backoff_delay
+from cryptotrack.core.live_watch import DatabaseWatcher, WatcherPerLoop, layer_is_process_local
 from cryptotrack.positions.models import TrackingSubscription
 
 logger = logging.getLogger(__name__)
@@ -57,11 +54,6 @@ WATCH_RENEW_SECONDS = 40
 
 def user_group(user_id: int) -> str:
     return f"positions.user.{user_id}"
-
-
-def layer_is_process_local(layer: BaseChannelLayer | None) -> bool:
-    """True for the in-memory layer, whose messages never leave this process."""
-    return isinstance(layer, InMemoryChannelLayer)
 
 
 def _redis_cache() -> ResilientRedisCache | None:
@@ -137,16 +129,16 @@ def last_changes(user_ids: Iterable[int]) -> dict[int, datetime | None]:
     return dict(rows)
 
 
-class PollWatcher:
+class PollWatcher(DatabaseWatcher):
     """Polls the listening users' tracking rows while this process has listeners (see the
     module docstring)."""
 
+    name = "live positions watcher"
+
     def __init__(self, layer: BaseChannelLayer, *, poll_seconds: float = POLL_SECONDS) -> None:
-        self.layer = layer
-        self.poll_seconds = poll_seconds
+        super().__init__(layer, poll_seconds=poll_seconds)
         self.listeners: dict[int, int] = {}  # user id -> sockets
         self.seen: dict[int, datetime | None] = {}
-        self._task: asyncio.Task[None] | None = None
 
     async def subscribe(self, user_id: int) -> None:
         """One more socket of ``user_id``; its later changes are told from now on."""
@@ -154,8 +146,7 @@ class PollWatcher:
             changes = await database_sync_to_async(last_changes)([user_id])
             self.seen[user_id] = changes.get(user_id)
         self.listeners[user_id] = self.listeners.get(user_id, 0) + 1
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self.start()
 
     async def unsubscribe(self, user_id: int) -> None:
         """One socket fewer; polling stops with the last one."""
@@ -165,11 +156,8 @@ class PollWatcher:
         else:
             self.listeners.pop(user_id, None)
             self.seen.pop(user_id, None)
-        if not self.listeners and self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if not self.listeners:
+            await self.stop()
 
     async def poll_once(self) -> list[int]:
         """Tell each listening user whose tracking changed since the last poll; return them."""
@@ -186,36 +174,10 @@ class PollWatcher:
                 told.append(user_id)
         return told
 
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            delay = (
-                backoff_delay(
-                    failures, base_delay=2 * self.poll_seconds, max_delay=20 * self.poll_seconds
-                )
-                if failures
-                else self.poll_seconds
-            )
-            await asyncio.sleep(delay)
-            try:
-                await self.poll_once()
-                failures = 0
-            except Exception as exc:  # the database is down: keep trying, more slowly
-                failures += 1
-                logger.warning("live positions watcher: poll failed (%r)", exc)
 
-
-_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PollWatcher] = (
-    weakref.WeakKeyDictionary()
-)
+_watchers = WatcherPerLoop(PollWatcher)
 
 
 def watcher_for(layer: BaseChannelLayer | None) -> PollWatcher | None:
     """This event loop's watcher when ``layer`` is process-local, else None (Redis tells)."""
-    if layer is None or not layer_is_process_local(layer):
-        return None
-    loop = asyncio.get_running_loop()
-    watcher = _watchers.get(loop)
-    if watcher is None or watcher.layer is not layer:
-        watcher = _watchers[loop] = PollWatcher(layer)
-    return watcher
+    return _watchers.get(layer)

@@ -15,17 +15,14 @@ Two paths, one message (``{"type": "quote.stored", "id", "quote"}`` to the group
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import weakref
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 
-from cryptotrack.exchanges.retry import backoff_delay
+from cryptotrack.core.live_watch import DatabaseWatcher, WatcherPerLoop
 from cryptotrack.quotes import selectors
 from cryptotrack.quotes.models import Quote
 from cryptotrack.quotes.serializers import quote_payload
@@ -56,36 +53,28 @@ def announce(quote: Quote) -> None:
         logger.warning("could not announce quote %s: %r", quote.pk, exc)
 
 
-def layer_is_process_local(layer: BaseChannelLayer | None) -> bool:
-    """True for the in-memory layer, whose messages never leave this process."""
-    return isinstance(layer, InMemoryChannelLayer)
-
-
-class QuoteWatcher:
+class QuoteWatcher(DatabaseWatcher):
     """Polls the quotes table for this process while it has subscribers (see module doc)."""
 
+    name = "live quotes watcher"
+
     def __init__(self, layer: BaseChannelLayer, *, poll_seconds: float = POLL_SECONDS) -> None:
-        self.layer = layer
-        self.poll_seconds = poll_seconds
+        super().__init__(layer, poll_seconds=poll_seconds)
         self.subscribers = 0
         self.last_id = 0
-        self._task: asyncio.Task[None] | None = None
 
     async def subscribe(self) -> None:
         """One more listener; starts polling from the newest id when it is the first."""
         self.subscribers += 1
-        if self._task is None or self._task.done():
+        if not self.running:
             self.last_id = await database_sync_to_async(selectors.last_quote_id)()
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self.start()
 
     async def unsubscribe(self) -> None:
         """One listener fewer; stops polling when none is left."""
         self.subscribers = max(0, self.subscribers - 1)
-        if self.subscribers == 0 and self._task is not None:
-            task, self._task = self._task, None
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self.subscribers == 0:
+            await self.stop()
 
     async def poll_once(self) -> int:
         """Send every quote stored since the last poll; return how many."""
@@ -95,37 +84,10 @@ class QuoteWatcher:
             self.last_id = quote.pk
         return len(quotes)
 
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            # After failures, back off (2, 4, 8 ... up to 20 polls' time, jittered).
-            delay = (
-                backoff_delay(
-                    failures, base_delay=2 * self.poll_seconds, max_delay=20 * self.poll_seconds
-                )
-                if failures
-                else self.poll_seconds
-            )
-            await asyncio.sleep(delay)
-            try:
-                await self.poll_once()
-                failures = 0
-            except Exception as exc:  # the database is down: keep trying, more slowly
-                failures += 1
-                logger.warning("live quotes watcher: poll failed (%r)", exc)
 
-
-_watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, QuoteWatcher] = (
-    weakref.WeakKeyDictionary()
-)
+_watchers = WatcherPerLoop(QuoteWatcher)
 
 
 def watcher_for(layer: BaseChannelLayer | None) -> QuoteWatcher | None:
     """This event loop's watcher when ``layer`` is process-local, else None (Redis delivers)."""
-    if layer is None or not layer_is_process_local(layer):
-        return None
-    loop = asyncio.get_running_loop()
-    watcher = _watchers.get(loop)
-    if watcher is None or watcher.layer is not layer:
-        watcher = _watchers[loop] = QuoteWatcher(layer)
-    return watcher
+    return _watchers.get(layer)
