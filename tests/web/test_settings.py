@@ -13,7 +13,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from cryptotrack.accounts import api_keys, services
-from cryptotrack.accounts.models import ExchangeAccount, User
+from cryptotrack.accounts.models import ApiKey, ExchangeAccount, User
 from cryptotrack.audit.models import AuditEvent
 from cryptotrack.exchanges.kucoin import KucoinCredentials
 from cryptotrack.simulators.kucoin import KucoinSimulator
@@ -183,6 +183,22 @@ def test_an_api_key_is_shown_once_works_and_stops_after_revoke(browser: Client) 
     assert "nightly export" not in browser.get("/settings").content.decode()
     kinds = set(AuditEvent.objects.values_list("kind", flat=True))
     assert {"api_key_created", "api_key_revoked"} <= kinds
+
+
+def test_a_resent_create_form_makes_no_second_key(browser: Client) -> None:
+    form = browser.get("/settings")
+    submission = form.context["submission_id"]
+
+    first = browser.post("/settings/api-keys", {"name": "desk", "submission": submission})
+    again = browser.post("/settings/api-keys", {"name": "desk", "submission": submission})
+    followed = browser.get(again["Location"])
+    fresh = browser.post("/settings/api-keys", {"name": "desk", "submission": submission + "x"})
+
+    assert first.status_code == fresh.status_code == 200
+    assert again.status_code == 302
+    assert "already sent" in page_text(followed)
+    assert 'class="secret-once"' not in followed.content.decode()
+    assert ApiKey.objects.filter(name="desk").count() == 2  # the first and the fresh form
 
 
 def test_an_api_key_name_is_checked_as_the_api_checks_it(browser: Client) -> None:

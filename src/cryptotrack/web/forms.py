@@ -7,17 +7,26 @@ Domain refusals (``ApplicationError`` from a service) show as the form's own err
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest
 from rest_framework import serializers
 from rest_framework.serializers import as_serializer_error
 
 from cryptotrack.core.exceptions import ApplicationError
 
 NON_FIELD = "__all__"
+# A form that makes something shown once (an API key) carries a one-time id in this field.
+SUBMISSION_FIELD = "submission"
+SUBMISSION_SECONDS = 24 * 3600
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,3 +97,26 @@ def posted(request_post: Mapping[str, Any], *names: str) -> dict[str, Any]:
     """The named fields of a form, blank ones left out (an optional field left empty is
     absent, as a JSON client would send it)."""
     return {name: request_post[name] for name in names if request_post.get(name, "") != ""}
+
+
+def new_submission_id() -> str:
+    """A fresh id for a form's hidden ``submission`` field (one per rendering)."""
+    return secrets.token_urlsafe(16)
+
+
+def first_submission(request: HttpRequest, *, form: str) -> bool:
+    """False when this user already sent this rendering of ``form``: the browser re-sent
+    the POST (a reload, the back button), and doing it again would make a second thing.
+
+    Remembered in the cache for ``SUBMISSION_SECONDS``. A form without the field (a script)
+    and a cache that cannot answer count as first: a duplicate is better than a refusal.
+    """
+    submission = str(request.POST.get(SUBMISSION_FIELD, ""))[:64]
+    if not submission:
+        return True
+    key = f"web:submission:{request.user.pk}:{form}:{submission}"
+    try:
+        return bool(caches["default"].add(key, 1, timeout=SUBMISSION_SECONDS))
+    except Exception as exc:
+        logger.warning("could not check a form submission: %r", exc)
+        return True

@@ -33,7 +33,13 @@ from cryptotrack.core.exceptions import ApplicationError, NotFound
 from cryptotrack.core.throttling import ScopedRateThrottle, check_form_throttle
 from cryptotrack.exchanges.kucoin import KucoinCredentials
 from cryptotrack.web.auth import page
-from cryptotrack.web.forms import FormErrors, posted, validated
+from cryptotrack.web.forms import (
+    FormErrors,
+    first_submission,
+    new_submission_id,
+    posted,
+    validated,
+)
 from cryptotrack.web.rendering import render_page, with_headers
 
 ACTIVE = "web:settings"
@@ -80,6 +86,7 @@ def _settings_page(
         "form": form,
         "errors": errors or FormErrors(),
         "values": values or {},
+        "submission_id": new_submission_id(),
     }
     return render_page(request, "web/settings/index.html", context, active=ACTIVE, status=status)
 
@@ -200,6 +207,11 @@ def exchange_account_delete(request: HttpRequest, account_id: int) -> HttpRespon
 
 # Personal API keys -------------------------------------------------------------------------
 
+RESENT_API_KEY_FORM = (
+    "That form was already sent: the key it created is listed below, and its secret was "
+    "shown that once only. Revoke it if you did not copy it, and create another."
+)
+
 
 @page
 @require_POST
@@ -209,6 +221,9 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
     if data is None:
         values = {"name": request.POST.get("name", "")}
         return _settings_page(request, status=400, form="api_key", errors=errors, values=values)
+    if not first_submission(request, form="api_key"):
+        messages.info(request, RESENT_API_KEY_FORM)
+        return HttpResponseRedirect(reverse("web:settings") + "#api-keys")
     created = api_keys.api_key_create(
         user=_user(request), name=data["name"], origin=Origin.of(request)
     )
