@@ -22,7 +22,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from cryptotrack.accounts.api_keys import api_key_create
+from cryptotrack.accounts.api_keys import api_key_create, api_key_revoke
 from cryptotrack.positions import live, services
 from cryptotrack.positions.consumers import CLOSE_UNAUTHORIZED, TOKEN_DEADLINE_SECONDS
 from cryptotrack.simulators.kucoin import KucoinSimulator
@@ -221,6 +221,39 @@ def test_an_api_key_opens_it_read_only(
         snapshot = json.loads(ws.recv(timeout=10))
     assert snapshot["type"] == "snapshot"
     assert snapshot["results"] == []
+
+
+def test_a_revoked_key_or_an_ended_session_closes_4401_at_the_next_poll(
+    make_trader: Callable[..., Trader], server: AsgiServer, env: dict[str, str]
+) -> None:
+    trader = make_trader()
+    services.start_tracking(user=trader.user, symbols=[])
+    created = api_key_create(user=trader.user, name="stream")
+    browser = Client()
+    browser.force_login(trader.user)
+    cookie = f"sessionid={browser.cookies['sessionid'].value}"
+
+    with (
+        CeleryWorker(env, beat=True),
+        connect(
+            ws_url(server), subprotocols=["bearer", created.plaintext], open_timeout=5
+        ) as by_key,
+        connect(
+            ws_url(server),
+            additional_headers={"Cookie": cookie, "Origin": server.url},
+            open_timeout=5,
+        ) as by_session,
+    ):
+        key_frames, session_frames = Frames(by_key), Frames(by_session)
+        for frames in (key_frames, session_frames):
+            assert frames.next(timeout=FRAME_TIMEOUT)[1]["type"] == "snapshot"
+            assert frames.next(timeout=FRAME_TIMEOUT)[1]["type"] == "positions"  # polls reach it
+
+        api_key_revoke(user=trader.user, key_id=created.api_key.pk)
+        browser.logout()  # the session is gone from the database
+
+        assert key_frames.closed(timeout=FRAME_TIMEOUT) == CLOSE_UNAUTHORIZED
+        assert session_frames.closed(timeout=FRAME_TIMEOUT) == CLOSE_UNAUTHORIZED
 
 
 def test_the_worker_tells_only_users_with_a_live_socket(

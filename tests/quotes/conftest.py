@@ -53,6 +53,12 @@ class Frames:
     def next(self, timeout: float) -> tuple[float, dict[str, Any]]:
         return self.frames.get(timeout=timeout)
 
+    def closed(self, timeout: float) -> int | None:
+        """Wait (reading on) until the server closes the socket; its close code, or None
+        if it is still open after ``timeout`` seconds."""
+        self.thread.join(timeout)
+        return None if self.thread.is_alive() else self.ws.close_code
+
     def assert_silent(self, seconds: float) -> None:
         with pytest.raises(queue.Empty):
             self.frames.get(timeout=seconds)

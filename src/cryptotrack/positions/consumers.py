@@ -14,7 +14,10 @@ A token is a JWT access token, validated as the API validates it
 (``CachedUserJWTAuthentication``), or a personal API key (``ctk_…``: the stream is
 read-only, as API keys are). A missing, invalid or expired credential closes the socket
 with :data:`CLOSE_UNAUTHORIZED`; so does a JWT's expiry while the socket is open (the client
-reconnects with a fresh one). Sessions are checked at connect only.
+reconnects with a fresh one). Before each frame after the snapshot the credential is
+checked again — the token as at connect, the session as Django reads it — so a revoked API
+key, a deactivated user, a changed password or a signed-out session closes the socket at
+the next poll with :data:`CLOSE_UNAUTHORIZED`, not when the client leaves.
 
 Frames (JSON objects): ``{"type": "snapshot", ...}`` on connect, ``{"type": "positions",
 ...}`` after each poll; both carry ``GET /api/v1/positions``'s fields (``results``,
@@ -28,12 +31,15 @@ import asyncio
 import contextlib
 import json
 from datetime import UTC, datetime
+from importlib import import_module
 from typing import Any
 from urllib.parse import urlsplit
 
+from channels.auth import get_user
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 
@@ -42,6 +48,8 @@ from cryptotrack.accounts.authentication import CachedUserJWTAuthentication
 from cryptotrack.accounts.models import User
 from cryptotrack.positions import live, selectors
 from cryptotrack.positions.representations import freshness_fields
+
+SessionStore: type[SessionBase] = import_module(settings.SESSION_ENGINE).SessionStore
 
 CLOSE_UNAUTHORIZED = 4401
 SUBPROTOCOL = "bearer"
@@ -94,6 +102,7 @@ class PositionsConsumer(AsyncJsonWebsocketConsumer):
 
     user: User | None = None
     watcher: live.PollWatcher | None = None
+    token: str | None = None  # None: signed in by the session cookie
 
     async def connect(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,10 +145,27 @@ class PositionsConsumer(AsyncJsonWebsocketConsumer):
         await self._authenticate(token if isinstance(token, str) else "")
 
     async def positions_polled(self, event: dict[str, Any]) -> None:
-        """Group message ``positions.polled``: send this socket's user's positions again."""
+        """Group message ``positions.polled``: send this socket's user's positions again,
+        if its credential still holds."""
         if self.user is None:
             return
+        if not await self._still_signed_in(self.user):
+            await self.close(code=CLOSE_UNAUTHORIZED)
+            return
         await self._send_positions(self.user, "positions")
+
+    async def _still_signed_in(self, user: User) -> bool:
+        if self.token is not None:
+            found = await database_sync_to_async(authenticate_token)(self.token)
+            return found is not None and found[0].pk == user.pk
+        # A fresh read of the session: the scope's copy was loaded at connect and would
+        # still say "signed in" after a sign-out deleted the row.
+        session = self.scope.get("session")
+        if session is None or not session.session_key:
+            return False
+        fresh = {**self.scope, "session": SessionStore(session_key=session.session_key)}
+        current = await get_user(fresh)
+        return bool(current.is_authenticated and current.is_active and current.pk == user.pk)
 
     async def _authenticate(self, token: str) -> None:
         found = await database_sync_to_async(authenticate_token)(token) if token else None
@@ -147,6 +173,7 @@ class PositionsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHORIZED)
             return
         user, expires_at = found
+        self.token = token
         await self._start(user, expires_at=expires_at)
 
     async def _start(self, user: User, *, expires_at: datetime | None) -> None:
