@@ -9,7 +9,6 @@ tracking forms through the services of ``/api/v1/exchange-accounts/{id}/tracking
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
@@ -27,6 +26,7 @@ from cryptotrack.positions.models import TrackingSubscription
 from cryptotrack.web.auth import page
 from cryptotrack.web.forms import FormErrors, validated
 from cryptotrack.web.rendering import render_page
+from cryptotrack.web.templatetags.web_format import amount, percent, tone
 
 STOPPED = TrackingSubscription.State.STOPPED.value
 # What the page says for each stale reason (positions.js says the same, from data-*).
@@ -38,38 +38,21 @@ STALE_LABELS: dict[str | None, str] = {
 }
 
 
-def _number(value: Any, places: int | None = None) -> str:
-    """A decimal string for reading: trailing zeros dropped (``places``: rounded to them)."""
-    if value is None or value == "":
-        return "—"
-    number = Decimal(str(value))
-    if places is not None:
-        return f"{number:.{places}f}"
-    text = f"{number:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
-def _percent(figure: str | None) -> str:
-    """A figure of the payload (``positions.figures``) as the page shows it: 2 places."""
-    return "—" if figure is None else f"{_number(figure, 2)} %"
-
-
 def _row(position: dict[str, Any]) -> dict[str, Any]:
-    pnl = Decimal(position["unrealised_pnl"] or 0)
     return {
         **position,
         "key": f"{position['account']['id']}:{position['symbol']}:{position['side']}",
         "display": {
-            "size": _number(position["size"]),
-            "entry_price": _number(position["entry_price"]),
-            "mark_price": _number(position["mark_price"]),
-            "liquidation_price": _number(position["liquidation_price"]),
-            "distance": _percent(position["liquidation_distance_percent"]),
-            "unrealised_pnl": _number(position["unrealised_pnl"]),
-            "roe": _percent(position["roe_percent"]),
-            "leverage": _number(position["leverage"]),
+            "size": amount(position["size"]),
+            "entry_price": amount(position["entry_price"]),
+            "mark_price": amount(position["mark_price"]),
+            "liquidation_price": amount(position["liquidation_price"]),
+            "distance": percent(position["liquidation_distance_percent"]),
+            "unrealised_pnl": amount(position["unrealised_pnl"]),
+            "roe": percent(position["roe_percent"]),
+            "leverage": amount(position["leverage"]),
         },
-        "trend": "gain" if pnl > 0 else "loss" if pnl < 0 else "",
+        "trend": tone(position["unrealised_pnl"]),
     }
 
 

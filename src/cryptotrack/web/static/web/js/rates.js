@@ -8,6 +8,12 @@ const chartBox = document.getElementById("rates-chart");
 const el = (id) => document.getElementById(id);
 
 const seconds = (iso) => Date.parse(iso) / 1000;
+// "2026-12-04T20:40:34.983Z" as the page writes times: "2026-12-04 20:40:34 UTC".
+function utcMoment(iso) {
+  const parsed = new Date(iso);
+  return Number.isNaN(parsed.getTime()) ? iso : `${parsed.toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
 const points = () => [history.map((q) => seconds(q.fetched_at)), history.map((q) => Number(q.rate))];
 
 function formatRate(text) {
@@ -55,7 +61,7 @@ function drawChart() {
 
 function show(quote) {
   el("live-rate").textContent = formatRate(quote.rate);
-  el("live-fetched").textContent = quote.fetched_at;
+  el("live-fetched").textContent = utcMoment(quote.fetched_at);
   el("live-fetched").dateTime = quote.fetched_at;
   el("live-source").textContent = quote.source;
 }

@@ -1,5 +1,5 @@
-"""Template filters of the history pages: amounts the API hands out as decimal strings,
-event kinds."""
+"""Template filters of the web app's pages (``{% load web_format %}``): amounts the API
+hands out as decimal strings, profit/loss tone, event kinds, times in UTC."""
 
 from __future__ import annotations
 
@@ -56,3 +56,10 @@ def moment(value: Any) -> str:
     if not isinstance(parsed, datetime):
         return "—" if value in (None, "") else str(value)
     return parsed.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@register.filter
+def percent(value: Any) -> str:
+    """A figure of the API (``"24.3600"``, % already) to two places: ``24.36 %``."""
+    number = _decimal(value)
+    return "—" if number is None else f"{number:.2f} %"
