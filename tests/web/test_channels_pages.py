@@ -97,6 +97,46 @@ def test_a_webhooks_signing_secret_is_shown_once_and_a_test_is_signed_with_it(
     assert channel.verified_at is not None
 
 
+def test_rotating_the_secret_shows_the_new_one_once_and_the_old_keeps_signing_a_day(
+    sim: MessengersSimulator, browser: Client, user: Any
+) -> None:
+    first = add(browser, "webhook", "hook", {"url": f"{sim.base_url}/webhooks/a"})
+    old = first.context["signing_secret"]
+    channel = Channel.objects.get(user=user)
+    form = browser.get(f"/channels/{channel.pk}")
+    submission = form.context["submission_id"]
+
+    rotated = post(browser, f"/channels/{channel.pk}/rotate-secret", {"submission": submission})
+    again = post(browser, f"/channels/{channel.pk}/rotate-secret", {"submission": submission})
+
+    new = rotated.context["signing_secret"]
+    assert new.startswith("whsec_")
+    assert new != old
+    assert f'<p class="secret-once" id="signing-secret">{new}</p>' in rotated.content.decode()
+    assert again.status_code == 302  # a re-sent form rotates nothing
+    followed = browser.get(again["Location"]).content.decode()
+    assert "already sent" in followed
+    assert new not in followed
+    post(browser, f"/channels/{channel.pk}/test")
+    (push,) = sim.accepted("webhook")
+    signature = push.headers[webhooks.SIGNATURE_HEADER]
+    assert webhooks.verify(signature, push.body.encode(), new)
+    assert webhooks.verify(signature, push.body.encode(), old)  # for the day of grace
+
+
+def test_only_a_webhook_has_a_secret_to_rotate(browser: Client, user: Any) -> None:
+    add(browser, "email", "mail", {})
+    channel = Channel.objects.get(user=user)
+
+    refused = post(browser, f"/channels/{channel.pk}/rotate-secret", {})
+
+    assert refused.status_code == 302
+    assert (
+        "Only webhook channels have a signing secret."
+        in browser.get(refused["Location"]).content.decode()
+    )
+
+
 def test_a_refused_test_says_why_in_place_for_htmx(
     sim: MessengersSimulator, browser: Client
 ) -> None:

@@ -102,6 +102,11 @@ urlpatterns = [
     path("channels/<int:channel_id>", channels.channel_detail, name="channel"),
     path("channels/<int:channel_id>/test", channels.channel_test, name="channel-test"),
     path("channels/<int:channel_id>/delete", channels.channel_delete, name="channel-delete"),
+    path(
+        "channels/<int:channel_id>/rotate-secret",
+        channels.channel_rotate_secret,
+        name="channel-rotate-secret",
+    ),
 ]
 
 # A page asked for with a trailing slash goes to its one address (as /rates/live/ does).

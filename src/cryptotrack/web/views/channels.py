@@ -27,7 +27,13 @@ from cryptotrack.notify.delivery_apis import DeliveryListApi
 from cryptotrack.notify.models import Channel
 from cryptotrack.notify.outcome import Attempt
 from cryptotrack.web.auth import page
-from cryptotrack.web.forms import FormErrors, posted, validated
+from cryptotrack.web.forms import (
+    FormErrors,
+    first_submission,
+    new_submission_id,
+    posted,
+    validated,
+)
 from cryptotrack.web.rendering import is_htmx, render_page, with_headers
 from cryptotrack.web.views.support import Refused, attempt, owned, page_of, user_of
 
@@ -90,8 +96,48 @@ def channel_detail(request: HttpRequest, channel_id: int) -> HttpResponse:
     with owned():
         channel = services.channel_get(user=user, channel_id=channel_id)
     deliveries = page_of(request, selectors.delivery_list(user=user, channel=channel.pk))
-    context = {"title": channel.name, "channel": channel, "deliveries": deliveries}
+    context = {
+        "title": channel.name,
+        "channel": channel,
+        "deliveries": deliveries,
+        "submission_id": new_submission_id(),
+    }
     return render_page(request, "web/channels/detail.html", context, active=ACTIVE)
+
+
+RESENT_ROTATION = (
+    "That form was already sent: the secret was rotated then, and the new one was shown that "
+    "once only. Rotate again if you did not copy it."
+)
+
+
+@page
+@require_POST
+def channel_rotate_secret(request: HttpRequest, channel_id: int) -> HttpResponse:
+    """``POST /api/v1/channels/{id}/rotate-secret``'s service: a new signing secret, shown
+    once on the answer; the old one keeps signing for 24 hours. A re-sent form (a reload)
+    rotates nothing."""
+    with owned():
+        channel = services.channel_get(user=user_of(request), channel_id=channel_id)
+    back = reverse("web:channel", args=[channel.pk])
+    if not first_submission(request, form=f"rotate:{channel.pk}"):
+        messages.info(request, RESENT_ROTATION)
+        return HttpResponseRedirect(back)
+    try:
+        saved = attempt(
+            lambda: services.rotate_signing_secret(channel=channel, origin=Origin.of(request))
+        )
+    except Refused as refused:
+        for message in refused.errors.by_field.values():
+            messages.error(request, " ".join(message))
+        return HttpResponseRedirect(back)
+    context = {
+        "title": "Signing secret rotated",
+        "channel": saved.channel,
+        "signing_secret": saved.signing_secret,
+        "rotated": True,
+    }
+    return render_page(request, "web/channels/created.html", context, active=ACTIVE)
 
 
 @page
