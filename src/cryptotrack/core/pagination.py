@@ -137,6 +137,8 @@ class _PerPage(serializers.Serializer[Any]):
 
 def parse_page_params(request: Request, *, allow_all: bool = False) -> tuple[int, bool]:
     """Validate ``page``; tell whether ``per_page=all`` was asked (400 if not allowed)."""
+    if "page" not in request.query_params and "per_page" not in request.query_params:
+        return 1, False  # the usual request: no serializer to build (it is per request)
     params = _PageParams(data=request.query_params)
     params.is_valid(raise_exception=True)
     per_page_all = request.query_params.get("per_page") == "all"
@@ -146,6 +148,8 @@ def parse_page_params(request: Request, *, allow_all: bool = False) -> tuple[int
 
 
 def parse_per_page(request: Request) -> int:
+    if "per_page" not in request.query_params:
+        return PageNumberPagination.default_per_page
     params = _PerPage(data=request.query_params)
     params.is_valid(raise_exception=True)
     return int(params.validated_data["per_page"])

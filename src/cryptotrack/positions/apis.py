@@ -261,12 +261,15 @@ class PositionListApi(APIView):
         },
     )
     def get(self, request: Request) -> HttpResponse:
-        filters = self.FilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
+        filtered: dict[str, Any] = {}
+        if request.query_params:  # most reads have none: no serializer built for them
+            filters = self.FilterSerializer(data=request.query_params)
+            filters.is_valid(raise_exception=True)
+            filtered = filters.validated_data
         current = selectors.current_positions(
             user=current_user(request),
-            symbol=filters.validated_data.get("symbol"),
-            account_id=filters.validated_data.get("account"),
+            symbol=filtered.get("symbol"),
+            account_id=filtered.get("account"),
         )
         paginator = PageNumberPagination()
         paginator.page, _ = parse_page_params(request)
