@@ -290,8 +290,12 @@ def test_account_list_costs_the_same_queries_for_many_accounts(
     caches["live"].delete(user_cache.cache_key(user.pk))  # the sign-in left a tombstone
     user_client.get(ACCOUNTS)  # the JWT's user is cached from here on
 
-    with django_assert_num_queries(2):  # count, page
+    with django_assert_num_queries(1):  # the page; not full, so its length is the count
         response = user_client.get(f"{ACCOUNTS}?per_page=100")
+    with django_assert_num_queries(2):  # a full first page: the page, then the count
+        first_two = user_client.get(f"{ACCOUNTS}?per_page=2")
 
     assert response.json()["count"] == 3
     assert [a["label"] for a in response.json()["results"]] == ["acct 2", "acct 1", "acct 0"]
+    assert (first_two.json()["count"], first_two.json()["total_pages"]) == (3, 2)
+    assert [a["label"] for a in first_two.json()["results"]] == ["acct 2", "acct 1"]

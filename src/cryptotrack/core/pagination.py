@@ -44,6 +44,16 @@ class PageNumberPagination(pagination.BasePagination):
     ) -> list[Any]:
         allow_all_max: int | None = getattr(view, "allow_all_max", None)
         self.page, per_page_all = parse_page_params(request, allow_all=allow_all_max is not None)
+        if isinstance(queryset, QuerySet) and self.page == 1 and not per_page_all:
+            # The usual read: the first page. When it is not full it is every row, and its
+            # length is the count — no COUNT query.
+            self.per_page = parse_per_page(request)
+            rows = list(queryset[: self.per_page])
+            if len(rows) < self.per_page:
+                self.count = len(rows)
+                return rows
+            self.count = queryset.count()
+            return rows
         self.count = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         if per_page_all and allow_all_max is not None:
             self.per_page = max(1, min(self.count, allow_all_max))
