@@ -125,6 +125,7 @@ def test_sign_up_with_a_kucoin_key_signs_in_and_never_shows_the_secrets(
 
     assert response.status_code == 302
     assert response["Location"] == "/"
+    assert client.session.get_expire_at_browser_close()  # not remembered unless asked
     home = page_text(client.get("/"))
     assert "Sign out" in home
     assert f"KuCoin key …{KEY['api_key'][-4:]}: Valid." in home

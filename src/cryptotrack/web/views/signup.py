@@ -2,7 +2,8 @@
 
 The form is validated by ``SignupApi.InputSerializer`` (the API's messages, next to the
 fields), counted against the API's per-IP ``signup`` throttle, and handed to
-``accounts.services.signup``; the new user is then signed in. The password and the KuCoin
+``accounts.services.signup``; the new user is then signed in (for this browser session,
+as a sign-in without "remember me"). The password and the KuCoin
 secret and passphrase are never written back into the page, even when the form is refused.
 """
 
@@ -58,6 +59,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
     except ApplicationError as exc:
         return _refused(request, form, FormErrors.of_refusal(exc), status=exc.status)
     login(request, user)
+    request.session.set_expiry(0)  # as a sign-in without "remember me": ends with the browser
     for account in services.exchange_account_list(user=user):
         _say_how_the_key_was_judged(request, account)
     return HttpResponseRedirect(reverse("web:home"))
