@@ -12,14 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cryptotrack.accounts.models import User
 from cryptotrack.accounts.services import exchange_account_get, exchange_account_list
 from cryptotrack.audit.services import Origin
-from cryptotrack.core.exceptions import ApplicationError, NotFound
+from cryptotrack.core.exceptions import ApplicationError
 from cryptotrack.positions import selectors, services
 from cryptotrack.positions.apis import TrackingInput
 from cryptotrack.positions.models import TrackingSubscription
@@ -27,6 +27,7 @@ from cryptotrack.web.auth import page
 from cryptotrack.web.forms import FormErrors, validated
 from cryptotrack.web.rendering import render_page
 from cryptotrack.web.templatetags.web_format import amount, percent, tone
+from cryptotrack.web.views.support import owned
 
 STOPPED = TrackingSubscription.State.STOPPED.value
 # What the page says for each stale reason (positions.js says the same, from data-*).
@@ -116,10 +117,8 @@ def tracking(request: HttpRequest, account_id: int) -> HttpResponse:
     """Start (``action=start``) or stop (``action=stop``) tracking one account, as
     ``POST``/``DELETE /api/v1/exchange-accounts/{id}/tracking`` do."""
     user: User = request.user  # type: ignore[assignment]
-    try:
+    with owned():
         account = exchange_account_get(user=user, account_id=account_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
     action = request.POST.get("action")
     if action == "stop":
         services.stop_tracking(user=user, account=account, origin=Origin.of(request))

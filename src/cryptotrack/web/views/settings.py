@@ -13,9 +13,8 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,7 +28,7 @@ from cryptotrack.accounts.models import ExchangeAccount, User
 from cryptotrack.audit import selectors as audit_selectors
 from cryptotrack.audit.models import AuditEvent
 from cryptotrack.audit.services import Origin, request_origin
-from cryptotrack.core.exceptions import ApplicationError, NotFound
+from cryptotrack.core.exceptions import ApplicationError
 from cryptotrack.core.throttling import ScopedRateThrottle, check_form_throttle
 from cryptotrack.exchanges.kucoin import KucoinCredentials
 from cryptotrack.web.auth import page
@@ -41,6 +40,7 @@ from cryptotrack.web.forms import (
     validated,
 )
 from cryptotrack.web.rendering import render_page, with_headers
+from cryptotrack.web.views.support import Refused, attempt, owned
 
 ACTIVE = "web:settings"
 CREDENTIAL_FIELDS = ("api_key", "api_secret", "api_passphrase")
@@ -99,10 +99,8 @@ def settings_index(request: HttpRequest) -> HttpResponse:
 
 def _account_or_404(request: HttpRequest, account_id: int) -> ExchangeAccount:
     """One of the user's accounts; another user's (or none) is a 404 page."""
-    try:
+    with owned():
         return services.exchange_account_get(user=_user(request), account_id=account_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
 
 
 # Exchange accounts -------------------------------------------------------------------------
@@ -117,16 +115,16 @@ def exchange_account_add(request: HttpRequest) -> HttpResponse:
     data, errors = validated(ExchangeAccountListApi.InputSerializer, form)
     if data is not None:
         try:
-            account = services.exchange_account_create(
-                user=_user(request),
-                label=data["label"],
-                credentials=KucoinCredentials(**{f: data[f] for f in CREDENTIAL_FIELDS}),
-                origin=Origin.of(request),
+            account = attempt(
+                lambda: services.exchange_account_create(
+                    user=_user(request),
+                    label=data["label"],
+                    credentials=KucoinCredentials(**{f: data[f] for f in CREDENTIAL_FIELDS}),
+                    origin=Origin.of(request),
+                )
             )
-        except ValidationError as exc:
-            errors = FormErrors.of_validation_error(exc)
-        except ApplicationError as exc:
-            errors = FormErrors.of_refusal(exc)
+        except Refused as refused:
+            errors = refused.errors
         else:
             messages.success(request, f"Exchange account “{account.label}” added.")
             return HttpResponseRedirect(reverse("web:settings"))
@@ -147,19 +145,20 @@ def exchange_account_edit(request: HttpRequest, account_id: int) -> HttpResponse
     data, errors = validated(ExchangeAccountDetailApi.InputSerializer, form)
     if data is not None:
         given = all(field in data for field in CREDENTIAL_FIELDS)
+        credentials = (
+            KucoinCredentials(**{f: data[f] for f in CREDENTIAL_FIELDS}) if given else None
+        )
         try:
-            account = services.exchange_account_update(
-                account=account,
-                label=data.get("label"),
-                credentials=(
-                    KucoinCredentials(**{f: data[f] for f in CREDENTIAL_FIELDS}) if given else None
-                ),
-                origin=Origin.of(request),
+            account = attempt(
+                lambda: services.exchange_account_update(
+                    account=account,
+                    label=data.get("label"),
+                    credentials=credentials,
+                    origin=Origin.of(request),
+                )
             )
-        except ValidationError as exc:
-            errors = FormErrors.of_validation_error(exc)
-        except ApplicationError as exc:
-            errors = FormErrors.of_refusal(exc)
+        except Refused as refused:
+            errors = refused.errors
         else:
             messages.success(request, f"Exchange account “{account.label}” saved.")
             return HttpResponseRedirect(reverse("web:settings"))
@@ -234,10 +233,8 @@ def api_key_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_key_revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     """``DELETE /api/v1/me/api-keys/{id}``; another user's key is not found (404)."""
-    try:
+    with owned():
         api_keys.api_key_revoke(user=_user(request), key_id=key_id, origin=Origin.of(request))
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
     messages.success(request, "API key revoked: it no longer works.")
     return HttpResponseRedirect(reverse("web:settings"))
 
@@ -262,13 +259,15 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if data is not None:
         try:
             with request_origin(request, via="web"):
-                passwords.password_change(
-                    user=_user(request),
-                    current_password=data["current_password"],
-                    new_password=data["new_password"],
+                attempt(
+                    lambda: passwords.password_change(
+                        user=_user(request),
+                        current_password=data["current_password"],
+                        new_password=data["new_password"],
+                    )
                 )
-        except ValidationError as exc:
-            errors = FormErrors.of_validation_error(exc)
+        except Refused as refused:
+            errors = refused.errors
         else:
             update_session_auth_hash(request, User.objects.get(pk=_user(request).pk))
             messages.success(request, "Password changed. You are still signed in here.")

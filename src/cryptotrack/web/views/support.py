@@ -1,8 +1,8 @@
-"""What the alerts and channels pages share: a service's "no" as a page shows it (field
+"""What the pages share: a service's "no" as a page shows it (field
 messages next to their fields, the rest as the form's error, "not yours / not there" as a
 404), and one page of a long list.
 
-The services of alerts and notify say no in three ways (Django's ``ValidationError`` with
+The services say no in three ways (Django's ``ValidationError`` with
 per-field messages, DRF's ``ValidationError``/``NotFound``, our ``ApplicationError``); the
 API's exception handler maps each once, and so does this module for the pages.
 """
@@ -18,7 +18,6 @@ from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from rest_framework import exceptions as drf
-from rest_framework.serializers import as_serializer_error
 
 from cryptotrack.accounts.models import User
 from cryptotrack.core.exceptions import ApplicationError
@@ -52,7 +51,7 @@ def attempt(call: Callable[[], T]) -> T:
         try:
             return call()
         except DjangoValidationError as exc:
-            raise Refused(FormErrors.of_serializer(as_serializer_error(exc))) from None
+            raise Refused(FormErrors.of_validation_error(exc)) from None
         except drf.ValidationError as exc:
             raise Refused(FormErrors.of_serializer(exc.detail)) from None
         except ApplicationError as exc:
