@@ -311,25 +311,9 @@ def test_old_history_is_purged(make_trader: Callable[..., Any], settings: Any) -
     assert PositionSnapshot.objects.count() == 1
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {},
-        {"liquidation_price": None, "leverage": None, "opened_at": None},
-        {
-            "size": Decimal("1E-8"),
-            "entry_price": Decimal("67012.123456789012"),
-            "leverage": Decimal("2.5"),
-        },
-    ],
-)
-def test_cached_representation_is_exactly_the_api_serializer(
-    make_trader: Callable[..., Any], overrides: dict[str, Any]
-) -> None:
-    from cryptotrack.positions.representations import PositionOutput, position_representation
-
+def _stored_position(user: Any, **overrides: Any) -> Position:
+    """An open XBTUSDTM long of ``user``'s one account, as a poll stores it."""
     now = timezone.now()
-    user = make_trader().user
     fields = {
         "user": user,
         "account": user.exchange_accounts.get(),
@@ -351,6 +335,27 @@ def test_cached_representation_is_exactly_the_api_serializer(
     }
     position = Position.objects.create(**fields)
     position.refresh_from_db()
+    return position
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"liquidation_price": None, "leverage": None, "opened_at": None},
+        {
+            "size": Decimal("1E-8"),
+            "entry_price": Decimal("67012.123456789012"),
+            "leverage": Decimal("2.5"),
+        },
+    ],
+)
+def test_cached_representation_is_exactly_the_api_serializer(
+    make_trader: Callable[..., Any], overrides: dict[str, Any]
+) -> None:
+    from cryptotrack.positions.representations import PositionOutput, position_representation
+
+    position = _stored_position(make_trader().user, **overrides)
 
     label = position.account.label
     assert position_representation(position, label=label) == PositionOutput(position).data
@@ -375,30 +380,7 @@ def test_positions_carry_the_figures_their_alerts_compare(
     from cryptotrack.alerts.position_evaluation import position_value
     from cryptotrack.positions.representations import position_representation
 
-    now = timezone.now()
-    user = make_trader().user
-    position = Position.objects.create(
-        **{
-            "user": user,
-            "account": user.exchange_accounts.get(),
-            "symbol": "XBTUSDTM",
-            "side": "long",
-            "size": Decimal(3),
-            "entry_price": Decimal("60000.5"),
-            "mark_price": Decimal("60100"),
-            "liquidation_price": Decimal("40000"),
-            "leverage": Decimal(5),
-            "margin_mode": "cross",
-            "position_margin": Decimal(50),
-            "unrealised_pnl": Decimal("-0.25"),
-            "realised_pnl": Decimal("0"),
-            "settle_currency": "USDT",
-            "opened_at": now,
-            "updated_at": now,
-            "seen_at": now,
-            **overrides,
-        }
-    )
+    position = _stored_position(make_trader().user, **{"position_margin": Decimal(50), **overrides})
     row = position_representation(position, label="main")
 
     assert (row["liquidation_distance_percent"], row["roe_percent"]) == (distance, roe)

@@ -69,26 +69,25 @@ class PositionOutput(serializers.ModelSerializer[Position]):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_liquidation_distance_percent(self, position: Position) -> str | None:
-        return _figures(position)["liquidation_distance_percent"]
+        return _liquidation_distance(position)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_roe_percent(self, position: Position) -> str | None:
-        return _figures(position)["roe_percent"]
+        return _roe(position)
 
 
-def _figures(position: Position) -> dict[str, str | None]:
-    return {
-        "liquidation_distance_percent": figures.as_text(
-            figures.liquidation_distance_percent(
-                mark=position.mark_price, liquidation=position.liquidation_price
-            )
-        ),
-        "roe_percent": figures.as_text(
-            figures.roe_percent(
-                unrealised_pnl=position.unrealised_pnl, margin=position.position_margin
-            )
-        ),
-    }
+def _liquidation_distance(position: Position) -> str | None:
+    return figures.as_text(
+        figures.liquidation_distance_percent(
+            mark=position.mark_price, liquidation=position.liquidation_price
+        )
+    )
+
+
+def _roe(position: Position) -> str | None:
+    return figures.as_text(
+        figures.roe_percent(unrealised_pnl=position.unrealised_pnl, margin=position.position_margin)
+    )
 
 
 class PositionSnapshotOutput(serializers.ModelSerializer[PositionSnapshot]):
@@ -209,7 +208,8 @@ def position_representation(position: Position, *, label: str) -> dict[str, Any]
             row[name] = _time(value)
         else:
             row[name] = value
-    row.update(_figures(position))
+    row["liquidation_distance_percent"] = _liquidation_distance(position)
+    row["roe_percent"] = _roe(position)
     return {name: row[name] for name in PositionOutput.Meta.fields}  # the serializer's order
 
 
