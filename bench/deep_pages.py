@@ -52,10 +52,11 @@ def fill(quotes: int, snapshots: int, user_id: int) -> None:
         cursor.execute(
             """
             INSERT INTO quotes_quote
-                (from_currency, to_currency, rate, bid, ask, refreshed_at, fetched_at, source)
+                (from_currency, to_currency, rate, bid, ask, refreshed_at, fetched_at,
+                 trigger, source)
             SELECT 'BTC', 'USD', 60000 + n %% 1000, 59999, 60001,
                    now() - make_interval(mins => n), now() - make_interval(mins => n),
-                   'scheduled'
+                   'scheduled', 'alphavantage'
             FROM generate_series(1, %s) AS n
             """,
             [quotes],
