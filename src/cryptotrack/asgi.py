@@ -38,13 +38,17 @@ django_asgi_app = (
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from cryptotrack.core.logging import RequestIdAsgiMiddleware  # noqa: E402
+from cryptotrack.positions.fast_read import with_fast_read  # noqa: E402
 from cryptotrack.routing import websocket_urlpatterns  # noqa: E402
+
+# The cached positions read, answered ahead of Django when Redis can (the rest is Django's).
+django_http_app = with_fast_read(django_asgi_app)
 
 # Outermost, so that every line of a request (uvicorn's access line too) has its id.
 application = RequestIdAsgiMiddleware(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            "http": django_http_app,
             "websocket": URLRouter(websocket_urlpatterns),
         }
     )

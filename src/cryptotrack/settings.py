@@ -392,6 +392,9 @@ POSITIONS_BATCH_SIZE = env.int("POSITIONS_BATCH_SIZE", default=100)
 POSITIONS_POLL_CONCURRENCY = env.int("POSITIONS_POLL_CONCURRENCY", default=16)
 POSITIONS_SNAPSHOT_EVERY_SECONDS = env.int("POSITIONS_SNAPSHOT_EVERY_SECONDS", default=300)
 POSITIONS_HISTORY_RETENTION_DAYS = env.int("POSITIONS_HISTORY_RETENTION_DAYS", default=30)
+# GET /api/v1/positions answered on the web process's event loop when Redis holds the
+# token's user and the positions (positions/fast_read.py); off: every request through Django.
+POSITIONS_FAST_READ = env.bool("POSITIONS_FAST_READ", default=True)
 # Balances (spot accounts + futures overview) are read with an account's positions poll,
 # but at most this often per account: two more KuCoin calls, not worth every 30 s.
 BALANCES_REFRESH_SECONDS = env.int("BALANCES_REFRESH_SECONDS", default=300)

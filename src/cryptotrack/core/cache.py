@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import redis
+import redis.asyncio
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
 from django.core.cache.backends.locmem import LocMemCache
 from django_redis.cache import RedisCache
@@ -133,6 +134,8 @@ class ResilientRedisCache(BaseCache):
             },
         }
         self._redis = RedisCache(server, redis_params)
+        self.server = server
+        self.socket_timeout = socket_timeout
         self.breaker = process_breaker(server, breaker_seconds)
         # LocMemCache instances of one name share their memory: the process's fallback.
         self._fallback: BaseCache | None = (
@@ -171,6 +174,20 @@ class ResilientRedisCache(BaseCache):
                 self.breaker.succeeded()
                 return result
         return fallback()
+
+    def async_client(self) -> redis.asyncio.Redis:
+        """A client for an event loop (and only that loop), with this cache's timeouts.
+        Its calls do not pass the breaker: check ``redis_available`` first, and ``trip``
+        or ``succeeded`` it after."""
+        return redis.asyncio.Redis.from_url(
+            self.server,
+            socket_timeout=self.socket_timeout,
+            socket_connect_timeout=self.socket_timeout,
+        )
+
+    def decode(self, raw: bytes) -> Any:
+        """A value as this cache stored it (django-redis's serializer), read from Redis."""
+        return self._redis.client.decode(raw)
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         return self._call("get", default, key, default=default, version=version)

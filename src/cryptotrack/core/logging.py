@@ -157,9 +157,14 @@ class RequestIdMiddleware(RequestResponseMiddleware):
         return response
 
 
+def request_id_of_scope(scope: MutableMapping[str, Any]) -> str | None:
+    """The id :class:`RequestIdAsgiMiddleware` chose for this request (None: not under it)."""
+    return scope.get(_SCOPE_KEY)
+
+
 def _bind_request_id(request: HttpRequest) -> str:
     scope = getattr(request, "scope", None) or {}
-    request_id = scope.get(_SCOPE_KEY) or accepted_request_id(
+    request_id = request_id_of_scope(scope) or accepted_request_id(
         request.headers.get(REQUEST_ID_HEADER)
     )
     request_id_var.set(request_id)

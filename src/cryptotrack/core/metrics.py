@@ -74,6 +74,11 @@ CACHE_READS = Counter(
     "Reads of live data from the cache: hit, or miss (absent or cache down: database).",
     ["data", "result"],
 )
+FAST_ANSWERS = Counter(
+    "cryptotrack_fast_answers_total",
+    "Requests answered on the event loop ahead of Django (positions.fast_read), by route.",
+    ["route"],
+)
 
 # -- alerts ---------------------------------------------------------------------------
 ALERT_CHECKS = Counter(

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpResponse
 from rest_framework import pagination, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -105,13 +104,12 @@ class PageNumberPagination(pagination.BasePagination):
         ]
 
 
-def json_envelope(paginator: PageNumberPagination, results_json: bytes) -> HttpResponse:
-    """The envelope as a JSON answer around ``results`` that are JSON already (bytes sent
-    as they are: no decoding and encoding again). Encoded as DRF's JSONRenderer does."""
+def envelope_json(paginator: PageNumberPagination, results_json: bytes) -> bytes:
+    """The envelope encoded around ``results`` that are JSON already (bytes put in as they
+    are: no decoding and encoding again). Encoded as DRF's JSONRenderer does."""
     head = json.dumps(paginator.envelope(None), ensure_ascii=False, separators=(",", ":"))
     # "results" is the envelope's last key: replace its null with the array.
-    body = head.encode()[: -len(b"null}")] + results_json + b"}"
-    return HttpResponse(body, content_type="application/json")
+    return head.encode()[: -len(b"null}")] + results_json + b"}"
 
 
 def envelope_schema(

@@ -24,8 +24,10 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import redis
+import redis.asyncio
 from django.core.cache import caches
 
 from cryptotrack.core.cache import ResilientRedisCache
@@ -96,16 +98,37 @@ class LocalLogs:
 local_logs = LocalLogs()
 
 
+def _script_args(
+    key: str, *, limit: int, period: float, now: float
+) -> tuple[str, str, str, int, str]:
+    """The script's key and arguments; the member is unique per request."""
+    return (key, repr(now), repr(period), limit, f"{now!r}:{secrets.token_hex(4)}")
+
+
+def _oldest(reply: list[Any]) -> float | None:
+    """None when the script allowed (and logged) the request, else the oldest logged time
+    (Redis answers an integer and bytes)."""
+    allowed, oldest = reply
+    return None if int(allowed) else float(oldest)
+
+
+def _decision(oldest: float | None, *, period: float, now: float) -> Decision:
+    if oldest is None:
+        return Decision(allowed=True)
+    # Whole seconds, at least one: what Retry-After will say.
+    return Decision(allowed=False, wait=max(1.0, math.ceil(oldest + period - now)))
+
+
 def _redis_hit(
     client: redis.Redis, key: str, *, limit: int, period: float, now: float
 ) -> float | None:
     """EVALSHA of the script (EVAL, which also caches it, the first time on a server)."""
-    args = (key, repr(now), repr(period), limit, f"{now!r}:{secrets.token_hex(4)}")
+    args = _script_args(key, limit=limit, period=period, now=now)
     try:
-        allowed, oldest = client.evalsha(_SCRIPT_SHA, 1, *args)
+        reply = client.evalsha(_SCRIPT_SHA, 1, *args)
     except redis.exceptions.NoScriptError:
-        allowed, oldest = client.eval(_SLIDING_LOG_LUA, 1, *args)
-    return None if int(allowed) else float(oldest)
+        reply = client.eval(_SLIDING_LOG_LUA, 1, *args)
+    return _oldest(reply)
 
 
 def hit(key: str, *, limit: int, period: float, cache_alias: str = "default") -> Decision:
@@ -121,7 +144,18 @@ def hit(key: str, *, limit: int, period: float, cache_alias: str = "default") ->
         )
     else:
         oldest = local_logs.hit(full_key, limit=limit, period=period, now=now)
-    if oldest is None:
-        return Decision(allowed=True)
-    # Whole seconds, at least one: what Retry-After will say.
-    return Decision(allowed=False, wait=max(1.0, math.ceil(oldest + period - now)))
+    return _decision(oldest, period=period, now=now)
+
+
+async def hit_on_redis(
+    client: redis.asyncio.Redis, full_key: str, *, limit: int, period: float
+) -> Decision:
+    """:func:`hit` on Redis itself, from an event loop (``full_key``: the cache's
+    ``make_key`` of the key). Redis errors propagate: the caller decides what then."""
+    now = time.time()
+    args = _script_args(full_key, limit=limit, period=period, now=now)
+    try:
+        reply = await client.evalsha(_SCRIPT_SHA, 1, *args)
+    except redis.exceptions.NoScriptError:
+        reply = await client.eval(_SLIDING_LOG_LUA, 1, *args)
+    return _decision(_oldest(reply), period=period, now=now)

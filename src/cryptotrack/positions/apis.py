@@ -31,7 +31,7 @@ from cryptotrack.core.fields import AwareDateTimeField, IntegerField, StrictChar
 from cryptotrack.core.keyset_pagination import KeysetPagination
 from cryptotrack.core.pagination import (
     PageNumberPagination,
-    json_envelope,
+    envelope_json,
     parse_page_params,
     parse_per_page,
 )
@@ -271,18 +271,30 @@ class PositionListApi(APIView):
             symbol=filtered.get("symbol"),
             account_id=filtered.get("account"),
         )
-        paginator = PageNumberPagination()
-        paginator.page, _ = parse_page_params(request)
-        paginator.per_page = parse_per_page(request)
-        paginator.count = current.count
-        paginator.extra = freshness_fields(current)
-        if paginator.page == 1 and current.count <= paginator.per_page:
-            # The usual case, all of the user's positions: the cached JSON as it is.
-            results = current.positions_json
-        else:
-            start = (paginator.page - 1) * paginator.per_page
-            results = positions_json(current.positions[start : start + paginator.per_page])
-        return json_envelope(paginator, results)
+        page, _ = parse_page_params(request)
+        body = positions_page_json(current, page=page, per_page=parse_per_page(request))
+        return HttpResponse(body, content_type="application/json")
+
+
+def positions_page_json(
+    current: selectors.CurrentPositions,
+    *,
+    page: int = 1,
+    per_page: int = PageNumberPagination.default_per_page,
+) -> bytes:
+    """One page of ``GET /positions`` encoded: the envelope, the freshness fields and the
+    rows (``positions.fast_read`` answers the first page with this very function)."""
+    paginator = PageNumberPagination()
+    paginator.page, paginator.per_page = page, per_page
+    paginator.count = current.count
+    paginator.extra = freshness_fields(current)
+    if page == 1 and current.count <= per_page:
+        # The usual case, all of the user's positions: the cached JSON as it is.
+        results = current.positions_json
+    else:
+        start = (page - 1) * per_page
+        results = positions_json(current.positions[start : start + per_page])
+    return envelope_json(paginator, results)
 
 
 class HistoryPagination(KeysetPagination):

@@ -136,6 +136,11 @@ def read(user_id: int) -> dict[int, AccountEntry] | None:
     else:
         key = cache.make_key(user_key(user_id))
         fields = client_cache.call_redis(lambda client: dict(client.hgetall(key)), dict)
+    return decode_fields(fields)
+
+
+def decode_fields(fields: dict[Any, bytes]) -> dict[int, AccountEntry] | None:
+    """A user's hash as ``HGETALL`` answers it, decoded; None when empty (a miss)."""
     if not fields:
         return None
     return {int(account_id): decode_entry(value) for account_id, value in fields.items()}

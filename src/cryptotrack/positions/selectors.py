@@ -134,6 +134,14 @@ def _from_entries(
     )
 
 
+def from_cache(
+    entries: dict[int, cache.AccountEntry], *, account_id: int | None = None
+) -> CurrentPositions:
+    """The positions of a cache hit (``cache.read``'s entries), counted as one."""
+    metrics.record_cache_read("positions", hit=True)
+    return _from_entries(entries, account_id=account_id, source="cache")
+
+
 def _from_database(user: User) -> dict[int, cache.AccountEntry]:
     """Every account's positions from the database (Redis down, or a miss), and refill."""
     positions = list(Position.objects.filter(user=user).select_related("account__tracking"))
@@ -154,10 +162,10 @@ def current_positions(
     or one (``account_id``: another user's id simply finds nothing): from the cache in one
     round trip, else (miss, Redis down) from the database."""
     cached = cache.read(user.pk)
-    metrics.record_cache_read("positions", hit=cached is not None)
     if cached is not None:
-        current = _from_entries(cached, account_id=account_id, source="cache")
+        current = from_cache(cached, account_id=account_id)
     else:
+        metrics.record_cache_read("positions", hit=False)
         current = _from_entries(_from_database(user), account_id=account_id, source="database")
     if symbol:
         rows = [row for row in current.positions if row["symbol"] == symbol]

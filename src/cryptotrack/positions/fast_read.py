@@ -1,0 +1,334 @@
+"""``GET /api/v1/positions`` answered on the event loop, ahead of Django, when Redis can.
+
+The read traders' screens repeat most is a JWT request for the cached positions with no
+query string. Django's request cycle (the request object, fifteen middleware, DRF's
+view, the thread hand-offs of ASGI) costs about ten times what the answer itself does,
+so a process topped out near 400 answers a second. This ASGI app answers that one
+request in the loop, from the cache, with the project's own functions:
+
+- the token: SimpleJWT's validation (``JWTAuthentication.get_validated_token``), the
+  user from the JWT user cache and ``authentication.checked_user``'s refusals;
+- the throttle: DRF's ``UserRateThrottle`` key and rate, counted by the same sliding-log
+  script (``ratelimit.hit_on_redis``);
+- the answer: ``selectors.from_cache`` and ``apis.positions_page_json``, with the headers
+  the middleware stack gives a JSON answer.
+
+It answers only the success, and only when everything is in Redis: any other request —
+another path or method, a query string, no or a bad token, an unknown host, an
+``Accept`` the API cannot answer, a user or positions not cached, a throttled user, Redis
+down — goes to Django untouched, and Django answers it as it always did (a 401, a 429, a
+refill from the database). Nothing is counted twice: the throttle is counted last, when
+nothing can send the request to Django any more, and a refused request is not logged (so
+Django, asked next, refuses it too and answers the 429 itself).
+
+Two Redis round trips: the user and the positions in one pipeline, then the throttle.
+Redis errors trip the cache's own breaker (the one Django's cache reads), so while Redis
+is down every request goes straight to Django and its database fallback.
+
+``tests/positions/test_positions_fast_read.py`` holds it to Django's answers: the same
+status, body and headers for every request in its table, served by two real servers.
+``POSITIONS_FAST_READ=0`` turns it off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from types import SimpleNamespace
+from typing import Any, cast
+
+import redis.asyncio
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest
+from django.http.request import split_domain_port, validate_host
+from django.urls import reverse
+from rest_framework.exceptions import APIException
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import BlacklistMixin, Token
+from rest_framework_simplejwt.utils import aware_utcnow
+
+from cryptotrack.accounts import user_cache
+from cryptotrack.accounts.authentication import (
+    CachedUserJWTAuthentication,
+    checked_user,
+    token_user_id,
+)
+from cryptotrack.accounts.models import User
+from cryptotrack.core import metrics, ratelimit
+from cryptotrack.core.cache import REDIS_DOWN_ERRORS, ResilientRedisCache
+from cryptotrack.core.logging import REQUEST_ID_HEADER, request_id_of_scope
+from cryptotrack.core.throttling import UserRateThrottle
+from cryptotrack.positions import cache, selectors
+from cryptotrack.positions.apis import PositionListApi, positions_page_json
+
+logger = logging.getLogger(__name__)
+
+# Validated access tokens kept per process (one per signed-in client and 15 minutes).
+TOKENS_KEPT = 10_000
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Any]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+AsgiApp = Callable[..., Awaitable[None]]  # Django's handler types its arguments more narrowly
+
+# What the view runs, which this module reproduces; anything else and it stays off.
+_EXPECTED_VIEW = {
+    "authentication_classes": [
+        "cryptotrack.accounts.authentication.CachedUserJWTAuthentication",
+        "cryptotrack.accounts.authentication.ApiKeyAuthentication",
+    ],
+    "permission_classes": [
+        "rest_framework.permissions.IsAuthenticated",
+        "cryptotrack.accounts.permissions.ApiKeyIsReadOnly",
+    ],
+    "throttle_classes": [
+        "cryptotrack.core.throttling.AnonRateThrottle",
+        "cryptotrack.core.throttling.UserRateThrottle",
+    ],
+}
+
+
+def unsupported() -> list[str]:
+    """Why the fast read cannot stand in for Django with these settings (empty: it can)."""
+    reasons = []
+    if not settings.POSITIONS_FAST_READ:
+        reasons.append("POSITIONS_FAST_READ is off")
+    for alias in ("default", "live"):
+        if not isinstance(caches[alias], ResilientRedisCache):
+            reasons.append(f"the {alias!r} cache is not Redis")
+    if settings.AUTH_USER_CACHE_SECONDS <= 0:
+        reasons.append("the JWT user cache is off (AUTH_USER_CACHE_SECONDS)")
+    if any(issubclass(cls, BlacklistMixin) for cls in jwt_settings.AUTH_TOKEN_CLASSES):
+        reasons.append("access tokens are checked against the blacklist (a database read)")
+    if settings.SECURE_PROXY_SSL_HEADER or settings.USE_X_FORWARDED_HOST:
+        reasons.append("SECURE_PROXY_SSL_HEADER or USE_X_FORWARDED_HOST is set")
+    if settings.DISALLOWED_USER_AGENTS or settings.PREPEND_WWW:
+        reasons.append("DISALLOWED_USER_AGENTS or PREPEND_WWW is set")
+    view = PositionListApi()
+    for attribute, expected in _EXPECTED_VIEW.items():
+        names = [f"{c.__module__}.{c.__qualname__}" for c in getattr(view, attribute)]
+        if names != expected:
+            reasons.append(f"PositionListApi.{attribute} is {names}")
+    return reasons
+
+
+def with_fast_read(django: AsgiApp) -> AsgiApp:
+    """Django's HTTP app with the fast read in front, where the settings allow it (why
+    not is logged once, at start)."""
+    reasons = unsupported()
+    if reasons:
+        logger.info("GET /api/v1/positions through Django only: %s", "; ".join(reasons))
+        return django
+    return FastPositionsRead(django)
+
+
+class _Refer(Exception):
+    """This request is Django's to answer."""
+
+
+class FastPositionsRead:
+    """The ASGI app in front of Django's; see the module docstring."""
+
+    def __init__(self, django: AsgiApp) -> None:
+        self.django = django
+        # Both Redis: with_fast_read builds this only when unsupported() is empty.
+        self.live = cast(ResilientRedisCache, caches["live"])
+        self.default = cast(ResilientRedisCache, caches["default"])
+        path = reverse("positions")
+        self.paths = {path, path + "/"}
+        self.allowed_hosts = settings.ALLOWED_HOSTS or (
+            [".localhost", "127.0.0.1", "[::1]"] if settings.DEBUG else []
+        )
+        self.auth_types = {t.encode() for t in jwt_settings.AUTH_HEADER_TYPES}
+        name = jwt_settings.AUTH_HEADER_NAME.removeprefix("HTTP_").replace("_", "-")
+        self.auth_header = name.lower().encode()
+        # Access tokens validated in this process, by their text: a signature is checked
+        # once, the expiry on every request.
+        self.tokens: dict[bytes, Token] = {}
+        self.jwt = CachedUserJWTAuthentication()
+        self.negotiation = DefaultContentNegotiation()
+        self.renderers = PositionListApi().get_renderers()
+        self.headers = _answer_headers()
+        # One client per loop and server (a client belongs to the loop that made it).
+        self._clients: dict[tuple[int, str], redis.asyncio.Redis] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] in self.paths
+            and not scope["query_string"]
+            and not scope.get("root_path")
+        ):
+            try:
+                body, headers = await self._answer(scope)
+            except _Refer:
+                pass
+            except Exception:  # a bug here must not cost the trader the answer: Django's
+                logger.exception("fast positions read failed; answered by Django")
+            else:
+                metrics.FAST_ANSWERS.labels(route="positions").inc()
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.django(scope, receive, send)
+
+    async def _answer(self, scope: Scope) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        headers = _request_headers(scope)
+        secure = scope.get("scheme") == "https"
+        if settings.SECURE_SSL_REDIRECT and not secure:
+            raise _Refer  # Django redirects it
+        self._check_host(headers)
+        self._check_accept(headers)
+        token = self._validated_token(headers)
+        try:
+            user_id = token_user_id(token)
+        except APIException:
+            raise _Refer from None
+
+        user_key = self.live.make_key(user_cache.cache_key(user_id))
+        positions_key = self.live.make_key(cache.user_key(user_id))
+        raw_user, fields = await self._redis(
+            self.live, lambda client: _pipeline(client, user_key, positions_key)
+        )
+        user = self.live.decode(raw_user) if raw_user is not None else None
+        entries = cache.decode_fields(fields)
+        if not isinstance(user, User) or entries is None:
+            raise _Refer  # Django reads the database (and fills the cache)
+        try:
+            checked_user(token, user)
+        except APIException:
+            raise _Refer from None  # Django answers the refusal
+
+        throttle = UserRateThrottle()
+        limit, period = throttle.num_requests, throttle.duration
+        if limit is not None and period is not None:
+            # DRF's own key for this user (it reads only ``request.user``).
+            key = throttle.get_cache_key(cast(Any, SimpleNamespace(user=user)), cast(Any, None))
+            full_key = self.default.make_key(key)
+            decision = await self._redis(
+                self.default,
+                lambda client: ratelimit.hit_on_redis(client, full_key, limit=limit, period=period),
+            )
+            if not decision.allowed:
+                raise _Refer  # not logged: Django refuses it too, with its 429
+
+        body = positions_page_json(selectors.from_cache(entries))
+        answer = [*self.headers, (b"content-length", str(len(body)).encode())]
+        request_id = request_id_of_scope(scope)
+        if request_id:
+            answer.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode("latin-1")))
+        if secure and settings.SECURE_HSTS_SECONDS:
+            answer.append((b"strict-transport-security", _hsts().encode()))
+        return body, answer
+
+    def _check_host(self, headers: dict[bytes, list[bytes]]) -> None:
+        hosts = headers.get(b"host", [])
+        if len(hosts) != 1:
+            raise _Refer
+        domain, _port = split_domain_port(hosts[0].decode("latin-1"))
+        if not domain or not validate_host(domain, self.allowed_hosts):
+            raise _Refer  # Django answers 400
+
+    def _check_accept(self, headers: dict[bytes, list[bytes]]) -> None:
+        # DRF reads ``request.query_params`` (none here) and ``request.headers["accept"]``,
+        # repeated headers joined by commas as Django joins them.
+        given = (
+            {"accept": b",".join(headers[b"accept"]).decode("latin-1")}
+            if b"accept" in headers
+            else {}
+        )
+        request = SimpleNamespace(query_params={}, headers=given)
+        try:
+            self.negotiation.select_renderer(cast(Any, request), self.renderers)
+        except APIException:
+            raise _Refer from None  # Django answers 406
+
+    def _validated_token(self, headers: dict[bytes, list[bytes]]) -> Token:
+        values = headers.get(self.auth_header, [])
+        parts = values[0].split() if len(values) == 1 else []
+        if len(parts) != 2 or parts[0] not in self.auth_types:
+            raise _Refer  # an API key, no credentials or a malformed header
+        raw = parts[1]
+        token = self.tokens.get(raw)
+        try:
+            if token is None:
+                token = self.jwt.get_validated_token(raw)
+                self._remember(raw, token)
+            else:
+                # Validated before (signature, type, claims); only time can undo that.
+                token.check_exp(current_time=aware_utcnow())
+        except (APIException, TokenError):
+            raise _Refer from None
+        return token
+
+    def _remember(self, raw: bytes, token: Token) -> None:
+        if len(self.tokens) >= TOKENS_KEPT:
+            self.tokens.clear()  # a fresh start beats tracking ages: tokens last minutes
+        self.tokens[raw] = token
+
+    async def _redis(
+        self, cache_: ResilientRedisCache, call: Callable[[Any], Awaitable[Any]]
+    ) -> Any:
+        """``call(client)`` on ``cache_``'s server, through the breaker Django's cache uses."""
+        if not cache_.redis_available:
+            raise _Refer
+        key = (id(asyncio.get_running_loop()), cache_.server)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = cache_.async_client()
+        try:
+            result = await call(client)
+        except REDIS_DOWN_ERRORS as exc:
+            logger.debug("fast positions read: redis failed: %r", exc)
+            cache_.breaker.trip(exc)
+            raise _Refer from None
+        cache_.breaker.succeeded()
+        return result
+
+
+async def _pipeline(client: Any, user_key: str, positions_key: str) -> list[Any]:
+    pipe = client.pipeline(transaction=False)
+    pipe.get(user_key)
+    pipe.hgetall(positions_key)
+    return list(await pipe.execute())
+
+
+def _request_headers(scope: Scope) -> dict[bytes, list[bytes]]:
+    """The request's headers by lower-case name, every value of a repeated one kept."""
+    headers: dict[bytes, list[bytes]] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name.lower(), []).append(value)
+    return headers
+
+
+def _hsts() -> str:
+    """Django's ``SecurityMiddleware`` header, from the same settings."""
+    value = f"max-age={settings.SECURE_HSTS_SECONDS}"
+    if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
+        value += "; includeSubDomains"
+    if settings.SECURE_HSTS_PRELOAD:
+        value += "; preload"
+    return value
+
+
+def _answer_headers() -> list[tuple[bytes, bytes]]:
+    """What Django's stack puts on this view's JSON answer, from the same settings: the
+    view's (DRF's ``Allow``), ``SecurityMiddleware``'s, ``XFrameOptionsMiddleware``'s
+    (the content security policy is for HTML only)."""
+    view = PositionListApi()
+    view.setup(HttpRequest())  # as as_view() does: HEAD allowed where GET is
+    headers = {"Content-Type": "application/json", **view.default_response_headers}
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers["X-Content-Type-Options"] = "nosniff"
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        headers["Referrer-Policy"] = policy if isinstance(policy, str) else ",".join(policy)
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers["Cross-Origin-Opener-Policy"] = settings.SECURE_CROSS_ORIGIN_OPENER_POLICY
+    headers["X-Frame-Options"] = settings.X_FRAME_OPTIONS.upper()
+    return [(name.lower().encode(), value.encode("latin-1")) for name, value in headers.items()]
