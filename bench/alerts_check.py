@@ -82,7 +82,7 @@ def seed(args: argparse.Namespace, prices: dict[tuple[str, str], Decimal]) -> in
     for n in range(args.users):
         users.write(
             f"{password}\tf\tbench{n}\t\t\tbench{n}@example.com\tf\tt\t2025-01-01 00:00:00+00"
-            f"\tBench {n}\n"
+            f"\tBench {n}\tt\n"
         )
     alerts = io.StringIO()
     rng = random.Random(args.seed)
@@ -92,7 +92,7 @@ def seed(args: argparse.Namespace, prices: dict[tuple[str, str], Decimal]) -> in
         copy_text(
             cursor,
             "COPY accounts_user (password, is_superuser, username, first_name, last_name, "
-            "email, is_staff, is_active, date_joined, name) FROM STDIN",
+            "email, is_staff, is_active, date_joined, name, email_sign_in) FROM STDIN",
             users.getvalue(),
         )
         cursor.execute("SELECT min(id) FROM accounts_user")
