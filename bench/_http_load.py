@@ -1,8 +1,12 @@
-"""A closed-loop HTTP/1.1 load client: ``--connections`` keep-alive connections, each
-sending its next request as soon as the previous answer is read (asyncio + uvloop).
+"""An HTTP/1.1 load client (asyncio + uvloop) over ``--connections`` keep-alive
+connections. Closed loop by default: each connection sends its next request as soon as
+the previous answer is read. With ``--rate R``, open loop: request *i* is due at
+``i / R`` seconds, sent by whichever connection is free, and its latency counts from
+when it was due — a server (or client) that falls behind shows it in the latencies
+instead of quietly being offered less.
 
     python -m bench._http_load --port P --path /healthz --tokens FILE --connections 32 \
-        --warmup 1 --duration 5
+        --warmup 1 --duration 5 [--rate 500]
 
 Each connection cycles through the tokens (one per line; none: no Authorization
 header) from its own offset, so the requests spread over many users. Prints one JSON
@@ -29,6 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="requests/s offered; 0: closed")
     return parser.parse_args(argv)
 
 
@@ -53,11 +58,29 @@ async def read_answer(reader: asyncio.StreamReader) -> int:
     return status
 
 
+class Schedule:
+    """When each request should be sent: at once (closed loop) or every ``1/rate`` s."""
+
+    def __init__(self, rate: float, origin: float) -> None:
+        self.rate, self.origin, self.next = rate, origin, 0
+
+    async def wait_for_next(self) -> float:
+        """Wait until the next request is due; return when it was due."""
+        if not self.rate:
+            return time.perf_counter()
+        due = self.origin + self.next / self.rate
+        self.next += 1
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        return due
+
+
 async def connection(
     args: argparse.Namespace,
     requests: list[bytes],
     offset: int,
     window: tuple[float, float],
+    schedule: Schedule,
     latencies: list[float],
     statuses: Counter[int],
     total: list[int],
@@ -66,14 +89,14 @@ async def connection(
     start, end = window
     n = offset
     try:
-        while (sent := time.perf_counter()) < end:
+        while (due := await schedule.wait_for_next()) < end:
             writer.write(requests[n % len(requests)])
             n += 1
             status = await read_answer(reader)
             done = time.perf_counter()
             total[0] += 1
-            if start <= sent:
-                latencies.append(done - sent)
+            if start <= due:
+                latencies.append(done - due)
                 statuses[status] += 1
     finally:
         writer.close()
@@ -92,12 +115,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     total = [0]
-    start = time.perf_counter() + args.warmup
+    origin = time.perf_counter()
+    start = origin + args.warmup
     window = (start, start + args.duration)
+    schedule = Schedule(args.rate, origin)
     step = max(1, len(requests) // args.connections)
     await asyncio.gather(
         *(
-            connection(args, requests, i * step, window, latencies, statuses, total)
+            connection(args, requests, i * step, window, schedule, latencies, statuses, total)
             for i in range(args.connections)
         )
     )

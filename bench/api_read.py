@@ -2,6 +2,7 @@
 
     ./scripts/with-services.sh .venv/bin/python -m bench api_read -- \
         [--users 200] [--processes 1,2] [--connections 32] [--duration 5] [--warmup 1]
+        [--rate 500] [--endpoints /api/v1/positions,/healthz] [--no-redis-down]
 
 Creates a scratch PostgreSQL database (dropped at the end) with ``--users`` users, each
 with two open positions (cached in Redis, as a worker's poll leaves them), a tracking
@@ -16,7 +17,9 @@ free port, so it can be stopped). For each count of ``--processes``:
 3. the same four with the redis-server stopped (positions then come from the database).
 
 The client (``bench/_http_load.py``) is closed-loop: ``--connections`` keep-alive
-connections, each sending its next request when the previous answer is in. The
+connections, each sending its next request when the previous answer is in; with
+``--rate R`` it offers R requests a second instead (open loop, latency counted from when
+each request was due: what "p99 at 500 req/s" means). The
 per-user throttle is not what is measured: ``THROTTLE_USER`` (and ``THROTTLE_ANON``) are
 raised to 10,000,000/min for the run. Prints req/s, p50/p99, the ratio to the bare app
 of the same run, and the server's CPU time per answer (user + system of every uvicorn
@@ -58,6 +61,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds each")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds first")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="offer this many requests/s (open loop; latency counted from when each was due)"
+        " instead of the closed loop",
+    )
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--no-redis-down", action="store_true", help="skip the Redis-down runs")
     return parser.parse_args(argv)
@@ -214,7 +224,7 @@ def load(
     command = [
         sys.executable, "-m", "bench._http_load", "--port", str(port), "--path", path,
         "--connections", str(args.connections), "--duration", str(args.duration),
-        "--warmup", str(args.warmup),
+        "--warmup", str(args.warmup), "--rate", str(args.rate),
     ]  # fmt: skip
     if tokens is not None:
         command += ["--tokens", str(tokens)]
@@ -295,7 +305,9 @@ def main(argv: list[str]) -> None:
         print(
             f"seeded {args.users} users in {time.monotonic() - started:.1f} s; "
             f"THROTTLE_USER raised to {RAISED_THROTTLE} for the run; "
-            f"{args.connections} connections, {args.warmup:g} s warm-up + {args.duration:g} s "
+            f"{args.connections} connections, "
+            + (f"{args.rate:g} req/s offered (open loop), " if args.rate else "closed loop, ")
+            + f"{args.warmup:g} s warm-up + {args.duration:g} s "
             f"each; load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
