@@ -16,6 +16,9 @@ free port, so it can be stopped). For each count of ``--processes``:
    per user (requests spread over all users);
 3. the same four with the redis-server stopped (positions then come from the database).
 
+Before each half, every user's token reads its positions once (as on a server that has
+been up a while: the users are in the JWT user cache), then the measured load starts.
+
 The client (``bench/_http_load.py``) is closed-loop: ``--connections`` keep-alive
 connections, each sending its next request when the previous answer is in; with
 ``--rate R`` it offers R requests a second instead (open loop, latency counted from when
@@ -325,7 +328,10 @@ def main(argv: list[str]) -> None:
             for label, down in phases:
                 if down:
                     redis.stop()
-                source = probe(port, "/api/v1/positions", tokens[0]).get("source")
+                # Every user signed in once before (their user cached, as on a server that
+                # has been up a while): the steady state, not the first minute.
+                answers = [probe(port, "/api/v1/positions", token) for token in tokens]
+                source = answers[-1].get("source")
                 for path in endpoints:
                     result = load(web, port, path, tokens_file, args)
                     print(line(f"{label}: GET {path}", result, reference["rps"]), flush=True)
