@@ -51,9 +51,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--interval", type=int, default=30, help="tracking interval, seconds")
     parser.add_argument("--duration", type=int, default=120, help="seconds of tracking to run")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="seconds not measured at the start (default: one interval + 5 s); longer to "
+        "measure the steady state after a cold start's backlog",
+    )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (1 runs beat)")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
-    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=1000, help="POSITIONS_BATCH_SIZE")
     parser.add_argument(
         "--position-alerts",
         type=int,
@@ -174,8 +181,10 @@ def percentile(values: list[float], q: float) -> float:
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
-    if args.duration < args.interval * 2 + 10:
-        sys.exit("--duration must cover the warm-up interval and at least one measured interval")
+    if args.warmup is None:
+        args.warmup = args.interval + 5  # the first interval and the seeding lead
+    if args.duration < args.warmup + args.interval + 5:
+        sys.exit("--duration must cover the warm-up and at least one measured interval")
     base_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
     if not base_url.startswith("postgres") or not redis_url:
@@ -249,7 +258,7 @@ def report(args: argparse.Namespace, workers: list[subprocess.Popen[Any]]) -> No
     peak_rss = 0.0
     t0 = time.monotonic()
     cpu_start = None
-    measure_from = t0 + args.interval + 5  # warm-up: the first interval and the seeding lead
+    measure_from = t0 + args.warmup
     while (now := time.monotonic()) < t0 + args.duration:
         pids = [pid for w in workers for pid in process_tree(w.pid)]
         peak_rss = max(peak_rss, rss_mib(pids))
@@ -285,7 +294,7 @@ def report(args: argparse.Namespace, workers: list[subprocess.Popen[Any]]) -> No
     print(
         f"users={args.users} interval={args.interval}s workers={args.workers}x{args.concurrency} "
         f"batch={args.batch_size} position_alerts={args.position_alerts} "
-        f"measured={window:.0f}s"
+        f"warm-up={args.warmup}s measured={window:.0f}s"
     )
     if not lateness:
         print("no polls observed: the worker did not run (see its output above)")
