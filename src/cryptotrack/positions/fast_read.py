@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from types import SimpleNamespace
 from typing import Any, cast
@@ -160,7 +161,9 @@ class FastPositionsRead:
         self.renderers = PositionListApi().get_renderers()
         self.headers = _answer_headers()
         # One client per loop and server (a client belongs to the loop that made it).
-        self._clients: dict[tuple[int, str], redis.asyncio.Redis] = {}
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]
+        ] = weakref.WeakKeyDictionary()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -283,10 +286,10 @@ class FastPositionsRead:
         """``call(client)`` on ``cache_``'s server, through the breaker Django's cache uses."""
         if not cache_.redis_available:
             raise _Refer
-        key = (id(asyncio.get_running_loop()), cache_.server)
-        client = self._clients.get(key)
+        clients = self._clients.setdefault(asyncio.get_running_loop(), {})
+        client = clients.get(cache_.server)
         if client is None:
-            client = self._clients[key] = cache_.async_client()
+            client = clients[cache_.server] = cache_.async_client()
         try:
             result = await call(client)
         except REDIS_DOWN_ERRORS as exc:
