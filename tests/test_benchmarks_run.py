@@ -38,7 +38,7 @@ TINY = {
         ["quotes cursor at last", "history cursor at last"],
     ),
     "positions_tracking": (
-        "--users 20 --interval 4 --duration 18",
+        "--users 20 --interval 4 --duration 30",
         ["polls:", "worker CPU:"],
     ),
     "alerts_check": ("--alerts 2000 --users 20", ["result: PASS"]),
