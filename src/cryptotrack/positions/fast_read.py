@@ -18,8 +18,9 @@ another path or method, a query string, no or a bad token, an unknown host, an
 ``Accept`` the API cannot answer, a user or positions not cached, a throttled user, Redis
 down — goes to Django untouched, and Django answers it as it always did (a 401, a 429, a
 refill from the database). Nothing is counted twice: the throttle is counted last, when
-nothing can send the request to Django any more, and a refused request is not logged (so
-Django, asked next, refuses it too and answers the 429 itself).
+nothing but a bug (logged as an error, and then Django answers) can send the request on
+to Django, and a refused request is not logged (so Django, asked next, refuses it too and
+answers the 429 itself).
 
 Two Redis round trips: the user and the positions in one pipeline, then the throttle.
 Redis errors trip the cache's own breaker (the one Django's cache reads), so while Redis
