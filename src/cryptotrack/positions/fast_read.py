@@ -2,7 +2,7 @@
 
 The read traders' screens repeat most is a JWT request for the cached positions with no
 query string. Django's request cycle (the request object, fifteen middleware, DRF's
-view, the thread hand-offs of ASGI) costs about ten times what the answer itself does,
+view, the thread hand-offs of ASGI) costs about six times what the answer itself does,
 so a process topped out near 400 answers a second. This ASGI app answers that one
 request in the loop, from the cache, with the project's own functions:
 
