@@ -8,10 +8,13 @@ read must be one of them, and every other request must have been left to Django.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from threading import Barrier
 from typing import Any
 
 import httpx
@@ -44,7 +47,9 @@ class Servers:
         return tuple(self._send(server, path, **request) for server in (self.fast, self.django))
 
     def _send(self, server: AsgiServer, path: str, *, method: str = "GET", **request: Any) -> Any:
-        headers = {"X-Request-ID": REQUEST_ID, **request.pop("headers", {})}
+        given = request.pop("headers", {})  # a dict, or (name, value) pairs to repeat one
+        pairs = given.items() if isinstance(given, dict) else given
+        headers = [("X-Request-ID", REQUEST_ID), *pairs]
         return httpx.request(method, server.url + path, headers=headers, timeout=10, **request)
 
     def fast_answers(self) -> int:
@@ -163,6 +168,7 @@ def test_every_other_request_is_left_to_django(servers: Servers, trader: Any) ->
         "an expired token": {"headers": {"Authorization": f"Bearer {expired}"}},
         "a refresh token": {"headers": {"Authorization": f"Bearer {RefreshToken.for_user(user)}"}},
         "three parts": {"headers": {"Authorization": f"Bearer {AccessToken.for_user(user)} x"}},
+        "two Authorization headers": {"headers": [("Authorization", token["Authorization"])] * 2},
         "an unknown host": {"headers": token | {"Host": "evil.example"}},
         "an Accept it cannot answer": {"headers": token | {"Accept": "text/html"}},
         "a POST": {"method": "POST", "headers": token, "json": {}},
@@ -183,6 +189,7 @@ def test_every_other_request_is_left_to_django(servers: Servers, trader: Any) ->
         "an expired token": 401,
         "a refresh token": 401,
         "three parts": 401,
+        "two Authorization headers": 401,
         "an unknown host": 400,
         "an Accept it cannot answer": 406,
         "a POST": 405,
@@ -236,6 +243,30 @@ def test_the_throttle_counts_each_request_once(
         assert 1 <= int(refused.headers["Retry-After"]) <= 60
         # Django alone (same Redis, same counters) agrees the user has no request left.
         assert httpx.get(f"{servers.django.url}/api/v1/positions", headers=token).status_code == 429
+
+
+def test_a_concurrent_burst_is_counted_once_per_request(
+    live_env: dict[str, str], tmp_path: Path, trader: Any
+) -> None:
+    """Ten a minute, one read spent; then 24 at once: exactly nine more answered, all by
+    the fast read (its check and count are one script call), the rest refused."""
+    burst = 24
+    with _servers(live_env | {"THROTTLE_USER": "10/min"}, tmp_path) as servers:
+        _forget_tombstone(trader.user)
+        token = _bearer(trader.user)
+        url = f"{servers.fast.url}/api/v1/positions"
+        assert httpx.get(url, headers=token).status_code == 200  # Django: fills the cache
+        start = Barrier(burst)
+
+        def read(_: int) -> int:
+            start.wait()
+            return httpx.get(url, headers=token, timeout=30).status_code
+
+        with ThreadPoolExecutor(max_workers=burst) as pool:
+            statuses = Counter(pool.map(read, range(burst)))
+
+        assert statuses == {200: 9, 429: burst - 9}
+        assert servers.fast_answers() == 9
 
 
 def test_redis_down_leaves_every_read_to_django_and_its_database(
