@@ -442,6 +442,10 @@ else:
     CELERY_BROKER_URL = f"sqlite:///{VAR_DIR / 'broker.sqlite3'}"
     CELERY_BROKER_TRANSPORT = sqlite_broker.TRANSPORT
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Celery's Django fixup closes a worker's database connections around every task unless
+# this is set, and then only every this many tasks; between, cryptotrack.celery closes
+# them as Django does between requests (CONN_MAX_AGE, CONN_HEALTH_CHECKS).
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=10_000)
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

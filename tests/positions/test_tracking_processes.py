@@ -91,6 +91,45 @@ def test_many_users_see_their_own_positions_within_one_interval(
         assert 2 <= polled <= 4, (before, after)
 
 
+def _worker_backends() -> dict[int, Any]:
+    """The other sessions on the test database: backend pid -> when it started."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_worker_keeps_its_database_connections_from_task_to_task(
+    make_trader: Callable[..., Any],
+    kucoin_sim: KucoinSimulator,
+    client_for: Any,
+    fast_tracking: dict[str, str],
+) -> None:
+    """Celery's Django fixup would close them around every task: a new PostgreSQL backend
+    for every poll batch and dispatcher tick (two a second here)."""
+    trader = make_trader()
+    kucoin_sim.open_position(trader.api_key, "XBTUSDTM")
+    client = client_for(trader.user)
+    assert client.post("/api/v1/tracking", {}, format="json").status_code == 201
+    with CeleryWorker(fast_tracking, beat=True, concurrency=1):
+        wait_until(lambda: _positions(client)["count"] == 1, timeout=INTERVAL + 5, what="polled")
+        polls = _polls(kucoin_sim, trader)
+        warm = _worker_backends()
+        seen: dict[int, Any] = {}
+        # Two intervals: about eight dispatcher ticks and two poll batches.
+        deadline = time.monotonic() + INTERVAL * 2
+        while time.monotonic() < deadline:
+            seen.update(_worker_backends())
+            time.sleep(0.1)
+        assert _polls(kucoin_sim, trader) >= polls + 1, "the worker went on polling"
+    opened = {pid: started for pid, started in seen.items() if warm.get(pid) != started}
+    assert not opened, f"new backends while the worker ran: {opened} (before: {warm})"
+
+
 def test_worker_killed_mid_batch_every_subscription_is_polled_again(
     make_trader: Callable[..., Any],
     kucoin_sim: KucoinSimulator,
