@@ -6,12 +6,14 @@
 Creates a scratch PostgreSQL database (dropped at the end), N users with encrypted KuCoin
 keys that hold one or two positions on an in-process KuCoin simulator, and N active
 subscriptions whose slots are spread over the interval (and, with ``--position-alerts N``,
-N quiet position alerts per user, evaluated at every poll). Then runs ``celery worker --beat``
-(the dispatcher ticks in the embedded beat) for ``--duration`` seconds on the Redis broker
-and samples the database every second: each change of ``last_slot`` is one poll, and
+N quiet position alerts per user, evaluated at every poll). Then runs ``--workers`` ``celery
+worker`` processes and one ``celery beat`` (its own process, as the Procfile runs it: its
+memory and CPU are not the workers') for ``--duration`` seconds on the Redis broker and
+samples the database every two seconds: each change of ``last_polled_at`` is one poll, and
 ``last_polled_at - last_slot`` its lateness against its due time. The first interval is
 warm-up and not counted. Prints polls/s, lateness p50/p95/p99/max, polls missed (a
-subscription with no poll in a full interval), the workers' CPU and peak memory.
+subscription with no poll in a full interval), the workers' CPU and peak memory (each
+worker's whole process tree: the main process and its children).
 
 Loopback only; bounded by --duration; stops (and cleans up) by itself.
 """
@@ -58,7 +60,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="seconds not measured at the start (default: one interval + 5 s); longer to "
         "measure the steady state after a cold start's backlog",
     )
-    parser.add_argument("--workers", type=int, default=1, help="worker processes (1 runs beat)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker processes (beat runs beside them)"
+    )
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
     parser.add_argument("--batch-size", type=int, default=1000, help="POSITIONS_BATCH_SIZE")
     parser.add_argument(
@@ -229,10 +233,13 @@ def main(argv: list[str]) -> None:
                 f"--concurrency={args.concurrency}", "--loglevel=WARNING",
                 f"--hostname=bench{n}-{os.getpid()}@%h", "--without-gossip", "--without-mingle",
             ]  # fmt: skip
-            if n == 0:
-                command += ["--beat", f"--schedule={tempfile.mkdtemp()}/beat"]
             workers.append(subprocess.Popen(command, env=env, cwd=REPO))
-        report(args, workers[1:])
+        beat = [
+            sys.executable, "-m", "celery", "-A", "cryptotrack", "beat", "--loglevel=WARNING",
+            f"--schedule={tempfile.mkdtemp()}/beat",
+        ]  # fmt: skip
+        workers.append(subprocess.Popen(beat, env=env, cwd=REPO))
+        report(args, workers[1:-1])  # the workers: not the simulator, not beat
     finally:
         for worker in workers:
             if worker.poll() is None:
