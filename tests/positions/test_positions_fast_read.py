@@ -269,32 +269,76 @@ def test_a_concurrent_burst_is_counted_once_per_request(
         assert servers.fast_answers() == 9
 
 
-def test_redis_down_leaves_every_read_to_django_and_its_database(
+@contextmanager
+def _redis_killed(
+    live_env: dict[str, str], tmp_path: Path, trader: Any, **env: str
+) -> Iterator[tuple[Servers, RedisServer]]:
+    """Both servers on a Redis of the test's own, the trader's positions cached in it
+    (read once through Django), then that Redis killed by PID."""
+    with RedisServer() as redis:
+        given = live_env | {"REDIS_URL": redis.url, "REDIS_BREAKER_SECONDS": "1"} | env
+        with _servers(given, tmp_path) as servers:
+            url = f"{servers.fast.url}/api/v1/positions"
+            assert httpx.get(url, headers=_bearer(trader.user)).json()["source"] == "database"
+            redis.kill()
+            yield servers, redis
+
+
+def test_redis_down_the_database_is_read_as_django_reads_it(
     live_env: dict[str, str], tmp_path: Path, trader: Any
 ) -> None:
-    with RedisServer() as redis:
-        env = live_env | {"REDIS_URL": redis.url, "REDIS_BREAKER_SECONDS": "1"}
-        with _servers(env, tmp_path) as servers:
-            token = _bearer(trader.user)
-            url = f"{servers.fast.url}/api/v1/positions"
-            assert httpx.get(url, headers=token).json()["source"] == "database"  # fills
-            assert httpx.get(url, headers=token).json()["source"] == "cache"
+    """Redis killed: every read is answered from PostgreSQL — by the fast read itself, the
+    same answer as Django's (`source: database`) — then from the cache when it is back."""
+    with _redis_killed(live_env, tmp_path, trader) as (servers, redis):
+        token = _bearer(trader.user)
+        served = servers.fast_answers()
+        for _ in range(4):
+            fast, django = servers.both(headers=token)
+            _same(fast, django)
+            assert fast.status_code == 200, fast.text
+            assert fast.json()["source"] == "database"
+            assert fast.json()["count"] == 2
+        assert servers.fast_answers() == served + 4
+
+        url = f"{servers.fast.url}/api/v1/positions"
+        with RedisServer(port=redis.port):
+            # After the breaker's second: the cache is refilled, then answers fast.
+            wait_until(
+                lambda: httpx.get(url, headers=token).json()["source"] == "cache",
+                timeout=10,
+                interval=0.3,
+                what="reads from the cache again",
+            )
             served = servers.fast_answers()
-            assert served == 1
+            assert httpx.get(url, headers=token).json()["source"] == "cache"
+            assert servers.fast_answers() == served + 1
 
-            redis.kill()
-            for _ in range(5):
-                answer = httpx.get(url, headers=token, timeout=10)
-                assert answer.status_code == 200, answer.text
-                assert answer.json()["source"] == "database"
-            assert servers.fast_answers() == served
 
-            with RedisServer(port=redis.port):
-                # After the breaker's second: the cache is refilled, then answers fast.
-                wait_until(
-                    lambda: httpx.get(url, headers=token).json()["source"] == "cache",
-                    timeout=10,
-                    interval=0.3,
-                    what="reads from the cache again",
-                )
-                assert servers.fast_answers() > served
+def test_redis_down_a_deactivated_user_is_refused_at_once(
+    live_env: dict[str, str], tmp_path: Path, trader: Any
+) -> None:
+    with _redis_killed(live_env, tmp_path, trader) as (servers, _redis):
+        token = _bearer(trader.user)
+        assert servers.both(headers=token)[0].status_code == 200
+        trader.user.is_active = False
+        trader.user.save()
+        served = servers.fast_answers()
+        fast, django = servers.both(headers=token)
+        _same(fast, django)
+        assert fast.status_code == 401
+        assert servers.fast_answers() == served
+
+
+def test_redis_down_the_throttle_holds_and_counts_each_request_once(
+    live_env: dict[str, str], tmp_path: Path, trader: Any
+) -> None:
+    """Five a minute, counted in the process while Redis is down (the logs Django's
+    requests use then too): five answered by the fast read, then Django's 429s."""
+    with _redis_killed(live_env, tmp_path, trader, THROTTLE_USER="5/min") as (servers, _redis):
+        token = _bearer(trader.user)
+        url = f"{servers.fast.url}/api/v1/positions"
+        served = servers.fast_answers()
+        answers = [httpx.get(url, headers=token, timeout=10) for _ in range(7)]
+        assert [a.status_code for a in answers] == [200] * 5 + [429] * 2
+        assert servers.fast_answers() == served + 5
+        assert answers[-1].json()["code"] == "throttled"

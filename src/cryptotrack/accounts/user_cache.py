@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import caches
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -37,6 +38,12 @@ def cache_key(user_id: Any) -> str:
     return f"auth:user:v1:{user_id}"
 
 
+def stored_user(user_id: Any) -> QuerySet[User]:
+    """The user with this id in the database (``positions.fast_read`` runs it on its loop
+    while Redis is down)."""
+    return User.objects.filter(pk=user_id).order_by("pk")[:1]
+
+
 def user_by_id(user_id: Any) -> User | None:
     """The user with this id (active or not), from the cache when it can answer."""
     cache = caches["live"]
@@ -44,7 +51,7 @@ def user_by_id(user_id: Any) -> User | None:
     cached = cache.get(key) if settings.AUTH_USER_CACHE_SECONDS > 0 else None
     if isinstance(cached, User):
         return cached
-    user = User.objects.filter(pk=user_id).first()
+    user = next(iter(stored_user(user_id)), None)
     if user is not None and cached is None and settings.AUTH_USER_CACHE_SECONDS > 0:
         cache.add(key, user, timeout=settings.AUTH_USER_CACHE_SECONDS)
     return user

@@ -147,6 +147,14 @@ def hit(key: str, *, limit: int, period: float, cache_alias: str = "default") ->
     return _decision(oldest, period=period, now=now)
 
 
+def hit_locally(full_key: str, *, limit: int, period: float) -> Decision:
+    """:func:`hit` while Redis is down, from an event loop: this process's logs, the ones
+    its requests through Django use then too (``full_key``: the cache's ``make_key``)."""
+    now = time.time()
+    oldest = local_logs.hit(full_key, limit=limit, period=period, now=now)
+    return _decision(oldest, period=period, now=now)
+
+
 async def hit_on_redis(
     client: redis.asyncio.Redis, full_key: str, *, limit: int, period: float
 ) -> Decision:

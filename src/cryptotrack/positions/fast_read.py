@@ -13,18 +13,22 @@ request in the loop, from the cache, with the project's own functions:
 - the answer: ``selectors.from_cache`` and ``apis.positions_page_json``, with the headers
   the middleware stack gives a JSON answer.
 
-It answers only the success, and only when everything is in Redis: any other request —
-another path or method, a query string, no or a bad token, an unknown host, an
-``Accept`` the API cannot answer, a user or positions not cached, a throttled user, Redis
-down — goes to Django untouched, and Django answers it as it always did (a 401, a 429, a
-refill from the database). Nothing is counted twice: the throttle is counted last, when
-nothing but a bug (logged as an error, and then Django answers) can send the request on
-to Django, and a refused request is not logged (so Django, asked next, refuses it too and
-answers the 429 itself).
+It answers only the success: any other request — another path or method, a query
+string, no or a bad token, an unknown host, an ``Accept`` the API cannot answer, a user
+or positions not cached, a refused or throttled user — goes to Django untouched, and
+Django answers it as it always did (a 401, a 429, a refill from the database). Nothing is
+counted twice: the throttle is counted last, when nothing but a bug (logged as an error,
+and then Django answers) can send the request on to Django, and a refused request is not
+logged (so Django, asked next, refuses it too and answers the 429 itself).
 
 Two Redis round trips: the user and the positions in one pipeline, then the throttle.
-Redis errors trip the cache's own breaker (the one Django's cache reads), so while Redis
-is down every request goes straight to Django and its database fallback.
+Redis errors trip the cache's own breaker (the one Django's cache reads). While it is
+open (Redis down) the read does what Django's does then, on the loop: the user and the
+positions from PostgreSQL (``user_cache.stored_user``, ``selectors.stored_positions``
+and ``stored_tracking``, compiled once by Django and run by psycopg's async pool:
+``core.loop_queries``), ``source: database``, and the throttle in this process's logs
+(``ratelimit.hit_locally``, the ones Django's requests use then too). A database error
+leaves the request to Django.
 
 ``tests/positions/test_positions_fast_read.py`` holds it to Django's answers: the same
 status, body and headers for every request in its table, served by two real servers.
@@ -38,15 +42,19 @@ import contextvars
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from types import SimpleNamespace
 from typing import Any, cast
 
+import psycopg
 import redis.asyncio
 from django.conf import settings
 from django.core.cache import caches
+from django.db import connections
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 from django.urls import reverse
+from psycopg_pool import PoolTimeout
 from rest_framework.exceptions import APIException
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework_simplejwt.exceptions import TokenError
@@ -64,9 +72,11 @@ from cryptotrack.accounts.models import User
 from cryptotrack.core import metrics, ratelimit
 from cryptotrack.core.cache import REDIS_DOWN_ERRORS, ResilientRedisCache
 from cryptotrack.core.logging import REQUEST_ID_HEADER, request_id_of_scope
+from cryptotrack.core.loop_queries import LoopDatabase, LoopQuery
 from cryptotrack.core.throttling import UserRateThrottle
 from cryptotrack.positions import cache, selectors
 from cryptotrack.positions.apis import PositionListApi, positions_page_json
+from cryptotrack.positions.selectors import CurrentPositions
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +171,8 @@ class FastPositionsRead:
         self.negotiation = DefaultContentNegotiation()
         self.renderers = PositionListApi().get_renderers()
         self.headers = _answer_headers()
+        # Django's reads while Redis is down, on the loop (PostgreSQL only).
+        self.database = _DatabaseRead() if connections["default"].vendor == "postgresql" else None
         # One client per loop and server (a client belongs to the loop that made it).
         self._clients: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]
@@ -202,32 +214,28 @@ class FastPositionsRead:
 
         user_key = self.live.make_key(user_cache.cache_key(user_id))
         positions_key = self.live.make_key(cache.user_key(user_id))
-        raw_user, fields = await self._redis(
-            self.live, lambda client: _pipeline(client, user_key, positions_key)
+        cached = await self._redis(
+            self.live, lambda client: _pipeline(client, user_key, positions_key), down=_none
         )
-        user = self.live.decode(raw_user) if raw_user is not None else None
-        entries = cache.decode_fields(fields)
-        if not isinstance(user, User) or entries is None:
-            raise _Refer  # Django reads the database (and fills the cache)
-        try:
-            checked_user(token, user)
-        except APIException:
-            raise _Refer from None  # Django answers the refusal
+        read: Callable[[], CurrentPositions]
+        if cached is None:  # Redis down: Django reads the database, and so does this
+            if self.database is None:
+                raise _Refer
+            user, by_account = await self.database.read(token, user_id)
+            read = partial(selectors.from_database, by_account)
+        else:
+            raw_user, fields = cached
+            cached_user = self.live.decode(raw_user) if raw_user is not None else None
+            entries = cache.decode_fields(fields)
+            if not isinstance(cached_user, User) or entries is None:
+                raise _Refer  # Django reads the database (and fills the cache)
+            user = _check(token, cached_user)
+            read = partial(selectors.from_cache, entries)
 
-        throttle = UserRateThrottle()
-        limit, period = throttle.num_requests, throttle.duration
-        if limit is not None and period is not None:
-            # DRF's own key for this user (it reads only ``request.user``).
-            key = throttle.get_cache_key(cast(Any, SimpleNamespace(user=user)), cast(Any, None))
-            full_key = self.default.make_key(key)
-            decision = await self._redis(
-                self.default,
-                lambda client: ratelimit.hit_on_redis(client, full_key, limit=limit, period=period),
-            )
-            if not decision.allowed:
-                raise _Refer  # not logged: Django refuses it too, with its 429
+        if not (await self._throttle(user)).allowed:
+            raise _Refer  # not logged: Django refuses it too, with its 429
 
-        body = positions_page_json(selectors.from_cache(entries))
+        body = positions_page_json(read())
         answer = [*self.headers, (b"content-length", str(len(body)).encode())]
         request_id = request_id_of_scope(scope)
         if request_id:
@@ -281,24 +289,98 @@ class FastPositionsRead:
             self.tokens.clear()  # a fresh start beats tracking ages: tokens last minutes
         self.tokens[raw] = token
 
+    async def _throttle(self, user: User) -> ratelimit.Decision:
+        """DRF's ``UserRateThrottle`` for this user, counted as ``ratelimit.hit`` counts."""
+        throttle = UserRateThrottle()
+        limit, period = throttle.num_requests, throttle.duration
+        if limit is None or period is None:
+            return ratelimit.Decision(allowed=True)
+        # DRF's own key for this user (it reads only ``request.user``).
+        key = throttle.get_cache_key(cast(Any, SimpleNamespace(user=user)), cast(Any, None))
+        full_key = self.default.make_key(key)
+        return cast(
+            ratelimit.Decision,
+            await self._redis(
+                self.default,
+                lambda client: ratelimit.hit_on_redis(client, full_key, limit=limit, period=period),
+                down=lambda: ratelimit.hit_locally(full_key, limit=limit, period=period),
+            ),
+        )
+
     async def _redis(
-        self, cache_: ResilientRedisCache, call: Callable[[Any], Awaitable[Any]]
+        self,
+        cache_: ResilientRedisCache,
+        call: Callable[[Any], Awaitable[Any]],
+        *,
+        down: Callable[[], Any],
     ) -> Any:
-        """``call(client)`` on ``cache_``'s server, through the breaker Django's cache uses."""
-        if not cache_.redis_available:
-            raise _Refer
-        clients = self._clients.setdefault(asyncio.get_running_loop(), {})
-        client = clients.get(cache_.server)
-        if client is None:
-            client = clients[cache_.server] = cache_.async_client()
+        """``call(client)`` on ``cache_``'s server through the breaker Django's cache uses
+        (a failure trips it), or ``down()`` while Redis is down: ``call_redis``, async."""
+        if cache_.redis_available:
+            clients = self._clients.setdefault(asyncio.get_running_loop(), {})
+            client = clients.get(cache_.server)
+            if client is None:
+                client = clients[cache_.server] = cache_.async_client()
+            try:
+                result = await call(client)
+            except REDIS_DOWN_ERRORS as exc:
+                logger.debug("fast positions read: redis failed: %r", exc)
+                cache_.breaker.trip(exc)
+            else:
+                cache_.breaker.succeeded()
+                return result
+        return down()
+
+
+# A user id no query is built with: the compiled queries' placeholder for the real one.
+_ANY_USER = -7_426_931
+
+
+class _DatabaseRead:
+    """What Django reads while Redis is down — the token's user (``user_cache.user_by_id``)
+    and their positions (``selectors.current_positions``) — compiled once, run on the loop."""
+
+    def __init__(self) -> None:
+        self.database = LoopDatabase(
+            size=max(1, settings.WEB_DATABASE_POOL_SIZE),
+            timeout=settings.WEB_DATABASE_POOL_TIMEOUT,
+        )
+        params = {"user_id": _ANY_USER}
+        self.users = LoopQuery(user_cache.stored_user(_ANY_USER), params=params)
+        self.positions = LoopQuery(selectors.stored_positions(_ANY_USER), params=params)
+        self.tracking = LoopQuery(selectors.stored_tracking(_ANY_USER), params=params)
+        self.user_pk = User._meta.pk
+
+    async def read(self, token: Token, user_id: Any) -> tuple[User, dict[int, bytes]]:
+        """The token's user, if they may read (else Django answers), and their
+        ``selectors.database_entries``: three queries on one connection."""
         try:
-            result = await call(client)
-        except REDIS_DOWN_ERRORS as exc:
-            logger.debug("fast positions read: redis failed: %r", exc)
-            cache_.breaker.trip(exc)
-            raise _Refer from None
-        cache_.breaker.succeeded()
-        return result
+            user_id = self.user_pk.get_prep_value(user_id)
+        except (TypeError, ValueError):
+            raise _Refer from None  # Django answers what it answers to such a claim
+        try:
+            pool = await self.database.pool()
+            async with pool.connection() as connection:
+                users = await self.users.fetch(connection, user_id=user_id)
+                user = _check(token, users[0] if users else None)
+                positions = await self.positions.fetch(connection, user_id=user.pk)
+                tracking = await self.tracking.fetch(connection, user_id=user.pk)
+        except (psycopg.Error, PoolTimeout) as exc:
+            logger.debug("fast positions read: database failed: %r", exc)
+            raise _Refer from None  # Django tries, and answers what it can
+        return user, selectors.database_entries(user.pk, positions, tracking)
+
+
+def _check(token: Token, user: User | None) -> User:
+    """``authentication.checked_user``'s refusals: Django answers them."""
+    try:
+        return checked_user(token, user)
+    except APIException:
+        raise _Refer from None
+
+
+def _none() -> None:
+    return None
 
 
 async def _pipeline(client: Any, user_key: str, positions_key: str) -> list[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -28,6 +29,7 @@ from cryptotrack.positions.storage import (
     add_tracked_without_positions,
     entries_by_account,
     positions_json,
+    tracked,
 )
 
 
@@ -142,17 +144,46 @@ def from_cache(
     return _from_entries(entries, account_id=account_id, source="cache")
 
 
-def _from_database(user: User) -> dict[int, cache.AccountEntry]:
-    """Every account's positions from the database (Redis down, or a miss), and refill."""
-    positions = list(Position.objects.filter(user=user).select_related("account__tracking"))
+def stored_positions(user_id: int) -> QuerySet[Position]:
+    """A user's positions in the database, with what their cache entries show of the
+    account and its tracking (read while Redis is down, or on a miss)."""
+    return Position.objects.filter(user_id=user_id).select_related("account__tracking")
+
+
+def stored_tracking(user_id: int) -> QuerySet[TrackingSubscription]:
+    """A user's tracked accounts in the database (those without positions show too)."""
+    return tracked(TrackingSubscription.objects.filter(user_id=user_id))
+
+
+def database_entries(
+    user_id: int, positions: list[Position], subscriptions: Iterable[TrackingSubscription]
+) -> dict[int, bytes]:
+    """The user's cache entries by account, made from :func:`stored_positions` and
+    :func:`stored_tracking` (``positions.fast_read`` runs those queries on its loop)."""
     entries = entries_by_account(positions)
-    add_tracked_without_positions(entries, TrackingSubscription.objects.filter(user=user))
-    by_account = entries.get(user.pk, {})
+    add_tracked_without_positions(entries, subscriptions)
+    return entries.get(user_id, {})
+
+
+def from_database(
+    by_account: dict[int, bytes], *, account_id: int | None = None
+) -> CurrentPositions:
+    """The positions of :func:`database_entries`, counted as a cache miss."""
+    metrics.record_cache_read("positions", hit=False)
+    entries = {key: cache.decode_entry(raw) for key, raw in by_account.items()}
+    return _from_entries(entries, account_id=account_id, source="database")
+
+
+def _from_database(user: User, *, account_id: int | None) -> CurrentPositions:
+    """Every account's positions from the database (Redis down, or a miss), and refill."""
+    by_account = database_entries(
+        user.pk, list(stored_positions(user.pk)), stored_tracking(user.pk)
+    )
     if by_account:
         # Refill a cold cache (after a Redis restart) without waiting for the next poll;
         # HSETNX never overwrites what a worker wrote meanwhile.
         cache.refill(user.pk, by_account)
-    return {account_id: cache.decode_entry(raw) for account_id, raw in by_account.items()}
+    return from_database(by_account, account_id=account_id)
 
 
 def current_positions(
@@ -165,8 +196,7 @@ def current_positions(
     if cached is not None:
         current = from_cache(cached, account_id=account_id)
     else:
-        metrics.record_cache_read("positions", hit=False)
-        current = _from_entries(_from_database(user), account_id=account_id, source="database")
+        current = _from_database(user, account_id=account_id)
     if symbol:
         rows = [row for row in current.positions if row["symbol"] == symbol]
         current = replace(current, positions_json=positions_json(rows), count=len(rows))

@@ -201,19 +201,25 @@ def _other_accounts(succeeded: list[PollOutcome]) -> cache.Entries:
         .select_related("account__tracking")
     )
     entries = entries_by_account(list(others))
-    tracked = TrackingSubscription.objects.filter(user_id__in=users)
-    add_tracked_without_positions(entries, tracked.exclude(account_id__in=polled))
+    subscriptions = TrackingSubscription.objects.filter(user_id__in=users)
+    add_tracked_without_positions(entries, tracked(subscriptions.exclude(account_id__in=polled)))
     return entries
 
 
+def tracked(subscriptions: QuerySet[TrackingSubscription]) -> QuerySet[TrackingSubscription]:
+    """Those of ``subscriptions`` not stopped, with their account: what
+    :func:`add_tracked_without_positions` reads (a stopped account without positions has
+    nothing to show)."""
+    return subscriptions.exclude(state=_STOPPED).select_related("account")
+
+
 def add_tracked_without_positions(
-    entries: cache.Entries, subscriptions: QuerySet[TrackingSubscription]
+    entries: cache.Entries, subscriptions: Iterable[TrackingSubscription]
 ) -> None:
-    """Add to ``entries`` the tracked (not stopped) accounts among ``subscriptions`` that
-    hold no position: empty, as of their last successful poll (None before the first),
-    with their tracking state (a paused one is stale though it shows nothing). A stopped
-    account without positions has nothing to show."""
-    for subscription in subscriptions.exclude(state=_STOPPED).select_related("account"):
+    """Add to ``entries`` the accounts of these :func:`tracked` subscriptions that hold no
+    position: empty, as of their last successful poll (None before the first), with their
+    tracking state (a paused one is stale though it shows nothing)."""
+    for subscription in subscriptions:
         accounts = entries.setdefault(subscription.user_id, {})
         if subscription.account_id not in accounts:
             accounts[subscription.account_id] = account_entry(
