@@ -35,7 +35,14 @@ def _fetched(query: LoopQuery[Any], **values: Any) -> list[Any]:
 
 
 def _fields(instance: models.Model) -> dict[str, Any]:
-    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+    """The fields loaded, by name (and which were deferred: reading one would query)."""
+    deferred = instance.get_deferred_fields()
+    loaded = {
+        f.attname: getattr(instance, f.attname)
+        for f in type(instance)._meta.concrete_fields
+        if f.attname not in deferred
+    }
+    return {"loaded": loaded, "deferred": sorted(deferred)}
 
 
 def test_positions_with_their_account_and_tracking(

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connections, models
 from django.db.models.query import get_related_populators
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg_pool import AsyncConnectionPool
 
 M = TypeVar("M", bound=models.Model)
@@ -80,9 +80,14 @@ class LoopQuery(Generic[M]):
             made.append(instance)
         return made
 
+    async def execute(self, connection: AsyncConnection[Any], **values: Any) -> AsyncCursor[Any]:
+        """Send the query with these parameter values (in a pipeline, several go at once);
+        its rows are the cursor's, for :meth:`instances`."""
+        return await connection.execute(self.sql, self.parameters(**values))
+
     async def fetch(self, connection: AsyncConnection[Any], **values: Any) -> list[M]:
         """The queryset's instances for these parameter values, read on the running loop."""
-        cursor = await connection.execute(self.sql, self.parameters(**values))
+        cursor = await self.execute(connection, **values)
         return self.instances(await cursor.fetchall())
 
 

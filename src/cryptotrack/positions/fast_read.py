@@ -353,7 +353,7 @@ class _DatabaseRead:
 
     async def read(self, token: Token, user_id: Any) -> tuple[User, dict[int, bytes]]:
         """The token's user, if they may read (else Django answers), and their
-        ``selectors.database_entries``: three queries on one connection."""
+        ``selectors.database_entries``: three queries in one round trip (a pipeline)."""
         try:
             user_id = self.user_pk.get_prep_value(user_id)
         except (TypeError, ValueError):
@@ -361,14 +361,20 @@ class _DatabaseRead:
         try:
             pool = await self.database.pool()
             async with pool.connection() as connection:
-                users = await self.users.fetch(connection, user_id=user_id)
-                user = _check(token, users[0] if users else None)
-                positions = await self.positions.fetch(connection, user_id=user.pk)
-                tracking = await self.tracking.fetch(connection, user_id=user.pk)
+                async with connection.pipeline():
+                    sent = [
+                        await query.execute(connection, user_id=user_id)
+                        for query in (self.users, self.positions, self.tracking)
+                    ]
+                users, positions, tracking = [await cursor.fetchall() for cursor in sent]
         except (psycopg.Error, PoolTimeout) as exc:
             logger.debug("fast positions read: database failed: %r", exc)
             raise _Refer from None  # Django tries, and answers what it can
-        return user, selectors.database_entries(user.pk, positions, tracking)
+        found = self.users.instances(users)
+        user = _check(token, found[0] if found else None)  # the rest is read for nothing
+        return user, selectors.database_entries(
+            user.pk, self.positions.instances(positions), self.tracking.instances(tracking)
+        )
 
 
 def _check(token: Token, user: User | None) -> User:

@@ -30,6 +30,7 @@ from cryptotrack.positions.storage import (
     entries_by_account,
     positions_json,
     tracked,
+    with_entry_relations,
 )
 
 
@@ -147,7 +148,7 @@ def from_cache(
 def stored_positions(user_id: int) -> QuerySet[Position]:
     """A user's positions in the database, with what their cache entries show of the
     account and its tracking (read while Redis is down, or on a miss)."""
-    return Position.objects.filter(user_id=user_id).select_related("account__tracking")
+    return with_entry_relations(Position.objects.filter(user_id=user_id))
 
 
 def stored_tracking(user_id: int) -> QuerySet[TrackingSubscription]:
