@@ -53,7 +53,7 @@ def claim_due_balances(account_ids: list[int], *, now: datetime) -> list[int]:
         return []
     # The common case (nothing due: balances are read every 10th poll) in one plain read.
     known = dict(
-        BalanceRefresh.objects.filter(account_id__in=account_ids).values_list(
+        BalanceRefresh.objects.filter(account_id__any_of=account_ids).values_list(
             "account_id", "next_refresh_at"
         )
     )
@@ -69,7 +69,7 @@ def claim_due_balances(account_ids: list[int], *, now: datetime) -> list[int]:
     with transaction.atomic():
         due = list(
             BalanceRefresh.objects.select_for_update(skip_locked=True)
-            .filter(account_id__in=candidates, next_refresh_at__lte=now)
+            .filter(account_id__any_of=candidates, next_refresh_at__lte=now)
             .values_list("account_id", flat=True)
         )
         if due:
@@ -82,7 +82,7 @@ def claim_due_balances(account_ids: list[int], *, now: datetime) -> list[int]:
                     *[When(account_id=i, then=Value(now + interval + _phase(i))) for i in first],
                     default=next_at,
                 )
-            BalanceRefresh.objects.filter(account_id__in=due).update(next_refresh_at=next_at)
+            BalanceRefresh.objects.filter(account_id__any_of=due).update(next_refresh_at=next_at)
     return due
 
 

@@ -1,7 +1,9 @@
 from django.apps import AppConfig
 from django.core.signals import request_finished
+from django.db.models import Field, ForeignObject
 
 from cryptotrack.core.logging import unbind_request_id
+from cryptotrack.core.lookups import AnyOf
 
 
 class CoreConfig(AppConfig):
@@ -13,3 +15,5 @@ class CoreConfig(AppConfig):
         from cryptotrack.core import checks  # noqa: F401 - registers the deploy checks
 
         request_finished.connect(unbind_request_id, dispatch_uid="cryptotrack-unbind-request-id")
+        for field_class in (Field, ForeignObject):  # relations keep lookups of their own
+            field_class.register_lookup(AnyOf)

@@ -48,7 +48,7 @@ def claim_due_batch(*, now: datetime, limit: int) -> Batch:
         if not due:
             return []
         ids = [subscription_id for subscription_id, _ in due]
-        claimed = TrackingSubscription.objects.filter(id__in=ids)
+        claimed = TrackingSubscription.objects.filter(id__any_of=ids)
         claimed.update(next_poll_at=F("next_poll_at") + F("interval"))
         claimed.filter(next_poll_at__lte=now).update(next_poll_at=now + F("interval"))
     return [(subscription_id, slot.isoformat()) for subscription_id, slot in due]

@@ -121,7 +121,7 @@ def announce_polls(user_ids: Iterable[int]) -> None:
 def last_changes(user_ids: Iterable[int]) -> dict[int, datetime | None]:
     """The newest ``updated_at`` of each user's tracking subscriptions (one query)."""
     rows = (
-        TrackingSubscription.objects.filter(user_id__in=list(user_ids))
+        TrackingSubscription.objects.filter(user_id__any_of=list(user_ids))
         .values("user_id")
         .annotate(changed=Max("updated_at"))
         .values_list("user_id", "changed")

@@ -66,18 +66,18 @@ def claim_slots(slots: dict[int, datetime]) -> list[int]:
     if not slots:
         return []
     if connection.vendor == "postgresql":
-        values = ", ".join(["(%s, %s::timestamptz)"] * len(slots))
-        params: list[int | datetime] = [item for pair in slots.items() for item in pair]
+        # Two array parameters, not a placeholder pair per row: the same short query text
+        # for any batch (see core/lookups.py for why that matters).
         with connection.cursor() as cursor:
             cursor.execute(
-                f"""
+                """
                 UPDATE positions_trackingsubscription AS s SET last_slot = v.slot
-                FROM (VALUES {values}) AS v(id, slot)
+                FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, slot)
                 WHERE s.id = v.id AND s.state = 'active'
                   AND (s.last_slot IS NULL OR s.last_slot < v.slot)
                 RETURNING s.id
-                """,  # noqa: S608 - only placeholders are interpolated
-                params,
+                """,
+                [list(slots), list(slots.values())],
             )
             return [row[0] for row in cursor.fetchall()]
     claimed = []
@@ -97,9 +97,20 @@ def claim_slots(slots: dict[int, datetime]) -> list[int]:
 
 def _jobs(subscription_ids: list[int]) -> list[PollJob]:
     """One job per active subscription, i.e. per exchange account, with its credentials."""
-    subscriptions = TrackingSubscription.objects.filter(
-        id__in=subscription_ids, state=TrackingSubscription.State.ACTIVE
-    ).select_related("account")
+    subscriptions = (
+        TrackingSubscription.objects.filter(
+            id__any_of=subscription_ids, state=TrackingSubscription.State.ACTIVE
+        )
+        .select_related("account")
+        .only(  # what a job holds, and no more (each batch reads a thousand of these)
+            "user",
+            "account__api_key_encrypted",
+            "account__api_secret_encrypted",
+            "account__api_passphrase_encrypted",
+            "symbols",
+            "events_baseline_pending",
+        )
+    )
     return [
         PollJob(
             subscription_id=subscription.id,

@@ -133,7 +133,7 @@ def _polled_tracking(
     concurrent stop either committed before it, and is read here, or waits for it and
     drops the cache after)."""
     subscriptions = TrackingSubscription.objects.filter(
-        id__in=[o.subscription_id for o in succeeded]
+        id__any_of=[o.subscription_id for o in succeeded]
     ).only("account_id", "state", "last_error_kind", "interval")
     return {s.account_id: account_tracking(s, label=labels[s.account_id]) for s in subscriptions}
 
@@ -151,7 +151,7 @@ def record_poll_outcomes(outcomes: list[PollOutcome], *, now: datetime) -> None:
     with transaction.atomic():
         locked = (
             ExchangeAccount.objects.select_for_update(no_key=True, of=("self",))
-            .filter(id__in=sorted({o.account_id for o in outcomes}))
+            .filter(id__any_of=sorted({o.account_id for o in outcomes}))
             .order_by("id")
             .values_list("id", "label", "user_id", "user__has_position_alerts")
         )
@@ -195,10 +195,17 @@ def _other_accounts(succeeded: list[PollOutcome]) -> cache.Entries:
         return {}
     users = {o.user_id for o in succeeded}
     polled = {o.account_id for o in succeeded}
-    others = Position.objects.filter(user_id__in=users).exclude(account_id__in=polled)
-    entries = entries_by_account(list(with_entry_relations(others)))
-    subscriptions = TrackingSubscription.objects.filter(user_id__in=users)
-    add_tracked_without_positions(entries, tracked(subscriptions.exclude(account_id__in=polled)))
+    others = list(
+        ExchangeAccount.objects.filter(user_id__any_of=users)
+        .exclude(id__any_of=polled)
+        .values_list("id", flat=True)
+    )
+    if not others:
+        return {}  # the usual case: every account of these users was just polled
+    positions = Position.objects.filter(account_id__any_of=others)
+    entries = entries_by_account(list(with_entry_relations(positions)))
+    subscriptions = TrackingSubscription.objects.filter(account_id__any_of=others)
+    add_tracked_without_positions(entries, tracked(subscriptions))
     return entries
 
 
@@ -272,7 +279,7 @@ def _store_positions(
         return {}, []
     existing = {
         (p.account_id, p.symbol, p.side): p
-        for p in Position.objects.filter(account_id__in=account_ids)
+        for p in Position.objects.filter(account_id__any_of=account_ids)
     }
     snapshot_every = timedelta(seconds=settings.POSITIONS_SNAPSHOT_EVERY_SECONDS)
     rows: list[Position] = []
@@ -303,7 +310,7 @@ def _store_positions(
             unique_fields=["account", "symbol", "side"],
             update_fields=_UPDATED_FIELDS,
         )
-    vanished = Position.objects.filter(account_id__in=account_ids, seen_at__lt=now)
+    vanished = Position.objects.filter(account_id__any_of=account_ids, seen_at__lt=now)
     snapshots += [
         _snapshot(p, label=labels[p.account_id], taken_at=now, closed=True) for p in vanished
     ]
@@ -396,7 +403,7 @@ def _update_subscriptions(outcomes: list[PollOutcome], *, now: datetime) -> None
     if succeeded:
         # The common case in one UPDATE: bulk_update's per-row CASE expressions cost more
         # CPU than the KuCoin request itself (measured: 3 ms per poll).
-        TrackingSubscription.objects.filter(id__in=succeeded).update(
+        TrackingSubscription.objects.filter(id__any_of=succeeded).update(
             last_polled_at=now,
             last_success_at=now,
             consecutive_failures=0,
@@ -460,7 +467,7 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
             # Inside record_poll_outcomes' transaction: the locks hold until the UPDATE.
             for user_id, label in (
                 TrackingSubscription.objects.select_for_update(of=("self",))
-                .filter(id__in=ids, state=TrackingSubscription.State.ACTIVE)
+                .filter(id__any_of=ids, state=TrackingSubscription.State.ACTIVE)
                 .values_list("user_id", "account__label")
             ):
                 paused.append((user_id, {"account": label, "reason": message, "error": kind}))
@@ -470,7 +477,7 @@ def _record_failures(outcomes: list[PollOutcome], *, now: datetime) -> None:
             )
         if resume_at is not None:
             changes["next_poll_at"] = Greatest(F("next_poll_at"), Value(resume_at))
-        TrackingSubscription.objects.filter(id__in=ids).update(**changes)
+        TrackingSubscription.objects.filter(id__any_of=ids).update(**changes)
     for account_id, (status, message) in account_verdicts.items():
         logger.info("tracking of exchange account %s paused: %s", account_id, status)
         ExchangeAccount.objects.filter(id=account_id).update(
