@@ -216,7 +216,7 @@ _ENTRY_TRACKING_FIELDS = ("state", "last_error_kind", "interval")
 def with_entry_relations(positions: QuerySet[Position]) -> QuerySet[Position]:
     """``positions`` with what :func:`entries_by_account` reads of their account and its
     tracking, and no more (not the account's encrypted keys and JSON, nor the tracking's
-    timestamps: a third of the read's cost while Redis is down)."""
+    timestamps: a sixth of the read's cost while Redis is down, by py-spy)."""
     return positions.select_related("account__tracking").only(
         *(field.name for field in Position._meta.concrete_fields),
         "account__label",
