@@ -334,6 +334,10 @@ class FastPositionsRead:
 
 # A user id no query is built with: the compiled queries' placeholder for the real one.
 _ANY_USER = -7_426_931
+# How long a read waits for one of the loop's connections before Django takes it (which
+# then waits WEB_DATABASE_POOL_TIMEOUT for one of its own): with PostgreSQL down too, a
+# request should not wait for both pools in full.
+_POOL_WAIT_SECONDS = 1.0
 
 
 class _DatabaseRead:
@@ -343,7 +347,7 @@ class _DatabaseRead:
     def __init__(self) -> None:
         self.database = LoopDatabase(
             size=max(1, settings.WEB_DATABASE_POOL_SIZE),
-            timeout=settings.WEB_DATABASE_POOL_TIMEOUT,
+            timeout=min(settings.WEB_DATABASE_POOL_TIMEOUT, _POOL_WAIT_SECONDS),
         )
         params = {"user_id": _ANY_USER}
         self.users = LoopQuery(user_cache.stored_user(_ANY_USER), params=params)
