@@ -2,7 +2,8 @@
 
 ``{"detail": "human sentence", "code": "machine_code"}`` plus ``"errors": {field: [...]}``
 for validation failures. DRF's own exceptions, Django's ``Http404``/``PermissionDenied``/
-``ValidationError``/``IntegrityError`` and our ``ApplicationError`` all come through here,
+``ValidationError``/``IntegrityError``/``OperationalError`` (an unreachable database: 503)
+and our ``ApplicationError`` all come through here,
 and the plain Django handlers below give the same shape for URLs no view matched — to a
 client of the API. A browser asking for a page of the web app gets its error as a page.
 """
@@ -15,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions, status
@@ -23,11 +24,13 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from cryptotrack.core.exceptions import ApplicationError
+from cryptotrack.core.exceptions import ApplicationError, ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
 _VALIDATION_DETAIL = "The request is invalid: see `errors` for what to fix."
+# What a 503 for an unreachable database tells the client to wait.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 class ConflictingWrite(exceptions.APIException):
@@ -40,6 +43,15 @@ class ConflictingWrite(exceptions.APIException):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error answered as ``{"detail", "code"[, "errors"]}``."""
+    if isinstance(exc, OperationalError):
+        # PostgreSQL unreachable, or no pooled connection within WEB_DATABASE_POOL_TIMEOUT:
+        # nothing the client did, and nothing a retry in a moment cannot fix.
+        logger.warning("database unavailable, answered 503: %s", exc)
+        exc = ServiceUnavailable(
+            "The database cannot be reached right now; try again in a moment.",
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+            code="database_unavailable",
+        )
     if isinstance(exc, ApplicationError):
         body = {"detail": exc.message, "code": exc.code, **exc.extra}
         return Response(body, status=exc.status, headers=exc.headers)
