@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -175,10 +175,28 @@ class ResilientRedisCache(BaseCache):
                 return result
         return fallback()
 
+    async def acall_redis(
+        self,
+        client: redis.asyncio.Redis,
+        operation: Callable[[redis.asyncio.Redis], Awaitable[T]],
+        fallback: Callable[[], T],
+    ) -> T:
+        """:meth:`call_redis` from an event loop, on ``client`` (one of
+        :meth:`async_client`'s, made on the running loop)."""
+        if self.breaker.available:
+            try:
+                result = await operation(client)
+            except REDIS_DOWN_ERRORS as exc:
+                logger.debug("redis call failed: %r", exc)
+                self.breaker.trip(exc)
+            else:
+                self.breaker.succeeded()
+                return result
+        return fallback()
+
     def async_client(self) -> redis.asyncio.Redis:
         """A client for an event loop (and only that loop), with this cache's timeouts.
-        Its calls do not pass the breaker: check ``redis_available`` first, and ``trip``
-        or ``succeeded`` it after."""
+        Its calls do not pass the breaker: make them through :meth:`acall_redis`."""
         return redis.asyncio.Redis.from_url(
             self.server,
             socket_timeout=self.socket_timeout,

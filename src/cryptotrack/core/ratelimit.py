@@ -138,18 +138,21 @@ def hit(key: str, *, limit: int, period: float, cache_alias: str = "default") ->
     now = time.time()
     full_key = cache.make_key(key)
     if isinstance(cache, ResilientRedisCache):
-        oldest = cache.call_redis(
-            lambda client: _redis_hit(client, full_key, limit=limit, period=period, now=now),
-            lambda: local_logs.hit(full_key, limit=limit, period=period, now=now),
+        return cache.call_redis(
+            lambda client: _decision(
+                _redis_hit(client, full_key, limit=limit, period=period, now=now),
+                period=period,
+                now=now,
+            ),
+            lambda: hit_locally(full_key, limit=limit, period=period),
         )
-    else:
-        oldest = local_logs.hit(full_key, limit=limit, period=period, now=now)
-    return _decision(oldest, period=period, now=now)
+    return hit_locally(full_key, limit=limit, period=period)
 
 
 def hit_locally(full_key: str, *, limit: int, period: float) -> Decision:
-    """:func:`hit` while Redis is down, from an event loop: this process's logs, the ones
-    its requests through Django use then too (``full_key``: the cache's ``make_key``)."""
+    """:func:`hit` in this process's logs: while Redis is down (Django's requests and the
+    positions read ahead of Django share them), or with no Redis at all (``full_key``:
+    the cache's ``make_key``)."""
     now = time.time()
     oldest = local_logs.hit(full_key, limit=limit, period=period, now=now)
     return _decision(oldest, period=period, now=now)

@@ -70,7 +70,7 @@ from cryptotrack.accounts.authentication import (
 )
 from cryptotrack.accounts.models import User
 from cryptotrack.core import metrics, ratelimit
-from cryptotrack.core.cache import REDIS_DOWN_ERRORS, ResilientRedisCache
+from cryptotrack.core.cache import ResilientRedisCache
 from cryptotrack.core.logging import REQUEST_ID_HEADER, request_id_of_scope
 from cryptotrack.core.loop_queries import LoopDatabase, LoopQuery
 from cryptotrack.core.throttling import UserRateThrottle
@@ -314,22 +314,13 @@ class FastPositionsRead:
         *,
         down: Callable[[], Any],
     ) -> Any:
-        """``call(client)`` on ``cache_``'s server through the breaker Django's cache uses
-        (a failure trips it), or ``down()`` while Redis is down: ``call_redis``, async."""
-        if cache_.redis_available:
-            clients = self._clients.setdefault(asyncio.get_running_loop(), {})
-            client = clients.get(cache_.server)
-            if client is None:
-                client = clients[cache_.server] = cache_.async_client()
-            try:
-                result = await call(client)
-            except REDIS_DOWN_ERRORS as exc:
-                logger.debug("fast positions read: redis failed: %r", exc)
-                cache_.breaker.trip(exc)
-            else:
-                cache_.breaker.succeeded()
-                return result
-        return down()
+        """``call(client)`` on ``cache_``'s server through the breaker Django's cache uses,
+        or ``down()`` while Redis is down, with this loop's client."""
+        clients = self._clients.setdefault(asyncio.get_running_loop(), {})
+        client = clients.get(cache_.server)
+        if client is None:
+            client = clients[cache_.server] = cache_.async_client()
+        return await cache_.acall_redis(client, call, down)
 
 
 # A user id no query is built with: the compiled queries' placeholder for the real one.
