@@ -13,8 +13,8 @@ samples the database every two seconds: each change of ``last_polled_at`` is one
 ``last_polled_at - last_slot`` its lateness against its due time. The first interval is
 warm-up and not counted. Prints polls/s, lateness p50/p95/p99/max, slots missed (two
 polls of one subscription more than an interval apart, or a subscription not polled at
-all), the workers' CPU and peak memory (each
-worker's whole process tree: the main process and its children).
+all), the workers' CPU and peak memory (each worker's whole process tree: the main
+process and its children).
 
 Loopback only; bounded by --duration; stops (and cleans up) by itself.
 """

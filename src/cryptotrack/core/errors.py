@@ -3,9 +3,9 @@
 ``{"detail": "human sentence", "code": "machine_code"}`` plus ``"errors": {field: [...]}``
 for validation failures. DRF's own exceptions, Django's ``Http404``/``PermissionDenied``/
 ``ValidationError``/``IntegrityError``/``OperationalError`` (an unreachable database: 503)
-and our ``ApplicationError`` all come through here,
-and the plain Django handlers below give the same shape for URLs no view matched — to a
-client of the API. A browser asking for a page of the web app gets its error as a page.
+and our ``ApplicationError`` all come through here, and the plain Django handlers below
+give the same shape for URLs no view matched — to a client of the API. A browser asking
+for a page of the web app gets its error as a page.
 """
 
 from __future__ import annotations
